@@ -1,0 +1,77 @@
+// `npm run demo`: serves a chain file from the simulated node, indexes it and starts the Worker,
+// then prints the WebSocket address once every part is ready and the index is at the tip.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startStack, type Stack } from './stack.ts';
+
+const USAGE = `usage: npm run demo -- [--chain FILE] [--coin NAME] [--net NET] [--verbose]
+  --chain   chain file {"blocks": [hex, ...]} (default data/bitcoin_mainnet_0-255.json)
+  --coin    Radiant | BitcoinCash | Bitcoin (default Bitcoin)
+  --net     mainnet | testnet | regtest (default mainnet)
+  --verbose show every log line of the node, indexer and Worker
+  PORT      environment: the Worker's port (default 8787)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      chain: { type: 'string', default: 'data/bitcoin_mainnet_0-255.json' },
+      coin: { type: 'string', default: 'Bitcoin' },
+      net: { type: 'string', default: 'mainnet' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const workerPort = Number(process.env.PORT ?? 8787);
+  if (!Number.isInteger(workerPort) || workerPort < 1 || workerPort > 65535) {
+    throw new Error(`PORT must be a TCP port number, got "${process.env.PORT}"`);
+  }
+  const startedAt = Date.now();
+  const recentLines: string[] = [];
+  const stack: Stack = await startStack({
+    chainFile: resolve(values.chain),
+    coin: values.coin,
+    net: values.net,
+    workerPort,
+    onLog: (line) => {
+      if (values.verbose) console.log(line);
+      recentLines.push(line);
+      if (recentLines.length > 40) recentLines.shift();
+    },
+  }).catch((error: unknown) => {
+    if (!values.verbose) console.error(recentLines.join('\n'));
+    throw error;
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping the Worker, the indexer and the simulated node`);
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      }
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  console.log(`simulated node: ${stack.simNode.url.replace(/\/\/[^@]*@/, '//')} (tip ${stack.simNode.tipHeight()})`);
+  console.log(`index server:   ${stack.indexServerUrl} (token in this process only)`);
+  console.log(
+    `ready in ${seconds}s: ${values.coin} ${values.net} at height ${stack.simNode.tipHeight()}, ` +
+      `Electrum over WebSocket at ${stack.wsUrl}`
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,291 @@
+// Starts the whole local stack (simulated node, indexer with its index server, Worker under
+// wrangler dev) and stops it again; used by `npm run demo` and by the end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import { getCoin } from '../core/coins.ts';
+import { loadChainFile } from './chain-file.ts';
+import { startSimNode, type SimNode } from './sim-node.ts';
+
+const PROJECT_DIR = resolve(import.meta.dirname, '..');
+const WRANGLER_CLI = join(PROJECT_DIR, 'node_modules/wrangler/wrangler-dist/cli.js');
+const READY_TIMEOUT_MS = 120_000;
+
+export interface StackOptions {
+  chainFile: string;
+  coin: string;
+  net: string;
+  /** Port of the Worker (wrangler dev); 0 picks a free one. */
+  workerPort?: number;
+  /** Where the index lives; a fresh temp directory when omitted (removed on stop). */
+  dbDirectory?: string;
+  /** Receives every log line of the child processes, prefixed with their name. */
+  onLog?: (line: string) => void;
+  /** Extra environment for the indexer. */
+  indexerEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly workerPort: number;
+  readonly simNode: SimNode;
+  readonly indexServerUrl: string;
+  readonly indexServerToken: string;
+  readonly dbDirectory: string;
+  readonly indexer: ChildProcess;
+  readonly wrangler: ChildProcess;
+  /** Resolves once the indexer logs `caught_up` at `height` or above. */
+  waitForIndexHeight(height: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+function secret(): string {
+  return randomBytes(24).toString('hex');
+}
+
+/** Follows a child's output line by line, reporting parsed JSON log events to `onEvent`. */
+function followLines(
+  child: ChildProcess,
+  name: string,
+  onLog: (line: string) => void,
+  onEvent: (event: Record<string, unknown>) => void
+): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      onLog(`[${name}] ${line}`);
+      if (!line.startsWith('{')) return;
+      try {
+        const parsed: unknown = JSON.parse(line);
+        if (typeof parsed === 'object' && parsed !== null) onEvent(parsed as Record<string, unknown>);
+      } catch {
+        // Not a JSON log line: shown above, nothing to track.
+      }
+    });
+  }
+}
+
+/** Ends a child and everything it started (it leads its own process group). */
+async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  signalGroup('SIGTERM');
+  const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Sends one Electrum request over a fresh WebSocket and returns its result. */
+export async function electrumCall(
+  wsUrl: string,
+  method: string,
+  params: unknown[],
+  timeoutMs = 5_000
+): Promise<unknown> {
+  const socket = new WebSocket(wsUrl);
+  try {
+    return await new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${method}: no reply in ${timeoutMs} ms`)), timeoutMs);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        fail(error);
+      });
+      socket.once('open', () => socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })));
+      socket.once('message', (data) => {
+        clearTimeout(timer);
+        const reply = JSON.parse(String(data)) as { result?: unknown; error?: unknown };
+        if (reply.error !== undefined) fail(new Error(`${method}: ${JSON.stringify(reply.error)}`));
+        else done(reply.result);
+      });
+    });
+  } finally {
+    socket.terminate();
+  }
+}
+
+/** Retries `check` until it returns true; `fatal` names a failure that makes waiting pointless. */
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+  fatal: () => string | null
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    const failure = fatal();
+    if (failure !== null) throw new Error(`${failure} while waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
+/** Starts node, indexer and Worker; resolves when the Worker answers with the node's tip. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const coin = getCoin(options.coin, options.net);
+  const onLog = options.onLog ?? (() => {});
+  const blocks = loadChainFile(options.chainFile);
+  const ownsDb = options.dbDirectory === undefined;
+  const dbDirectory = options.dbDirectory ?? mkdtempSync(join(tmpdir(), 'electrum-edge-'));
+  const nodeUser = `sim${secret().slice(0, 8)}`;
+  const simNode = await startSimNode({ coin, blocks, user: nodeUser, password: secret() });
+  const indexServerPort = await freePort();
+  const indexServerToken = secret();
+  const workerPort = options.workerPort || (await freePort());
+
+  let indexHeight = -1;
+  let indexServerUrl = '';
+  let indexerFailure: Error | null = null;
+  const heightWaiters = new Set<() => void>();
+  const indexer = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_DIR, 'indexer/main.ts')], {
+    cwd: PROJECT_DIR,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      DAEMON_URL: simNode.url,
+      COIN: coin.name,
+      NET: coin.net,
+      DB_DIRECTORY: dbDirectory,
+      INDEX_SERVER_HOST: '127.0.0.1',
+      INDEX_SERVER_PORT: String(indexServerPort),
+      INDEX_SERVER_TOKEN: indexServerToken,
+      ...options.indexerEnv,
+    },
+  });
+  indexer.once('exit', (code, signal) => {
+    indexerFailure = new Error(`indexer exited (code ${code}, signal ${signal})`);
+    for (const wake of heightWaiters) wake();
+  });
+  followLines(indexer, 'indexer', onLog, (event) => {
+    if (event.event === 'index_server_listening' && typeof event.url === 'string') {
+      indexServerUrl = event.url;
+    }
+    if (event.event === 'caught_up' && typeof event.height === 'number') {
+      indexHeight = Math.max(indexHeight, event.height);
+      for (const wake of heightWaiters) wake();
+    }
+  });
+
+  const waitForIndexHeight = async (height: number, timeoutMs = READY_TIMEOUT_MS): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (indexHeight < height) {
+      if (indexerFailure !== null) throw indexerFailure;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`index did not reach height ${height} in ${timeoutMs} ms`);
+      await new Promise<void>((done) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          heightWaiters.delete(wake);
+          done();
+        };
+        const timer = setTimeout(wake, Math.min(left, 1_000));
+        heightWaiters.add(wake);
+      });
+    }
+  };
+
+  const wrangler = spawn(
+    process.execPath,
+    [
+      '--no-warnings',
+      '--experimental-vm-modules',
+      WRANGLER_CLI,
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(workerPort),
+      '--persist-to',
+      join(dbDirectory, 'wrangler-state'),
+      '--var',
+      `LIBSQL_URL:http://127.0.0.1:${indexServerPort}`,
+      '--var',
+      `LIBSQL_AUTH_TOKEN:${indexServerToken}`,
+      '--var',
+      `COIN:${coin.name}`,
+      '--var',
+      `NET:${coin.net}`,
+    ],
+    {
+      cwd: PROJECT_DIR,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: 'false',
+        WRANGLER_HIDE_BANNER: 'true',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        WRANGLER_LOG_PATH: join(dbDirectory, 'wrangler-logs'),
+        NO_COLOR: '1',
+      },
+    }
+  );
+  followLines(wrangler, 'worker', onLog, () => {});
+
+  const wsUrl = `ws://127.0.0.1:${workerPort}`;
+  const stop = async (): Promise<void> => {
+    await Promise.all([stopChild(wrangler), stopChild(indexer)]);
+    await simNode.close();
+    if (ownsDb) rmSync(dbDirectory, { recursive: true, force: true });
+  };
+
+  try {
+    const tipHeight = simNode.tipHeight();
+    await waitForIndexHeight(tipHeight);
+    await waitUntil(
+      'the Worker to answer at the chain tip',
+      READY_TIMEOUT_MS,
+      async () => {
+        const tip = (await electrumCall(wsUrl, 'blockchain.headers.subscribe', [])) as {
+          height?: number;
+        };
+        return tip.height === tipHeight;
+      },
+      () => (wrangler.exitCode !== null ? `wrangler exited with code ${wrangler.exitCode}` : null)
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    wsUrl,
+    httpUrl: `http://127.0.0.1:${workerPort}`,
+    workerPort,
+    simNode,
+    indexServerUrl,
+    indexServerToken,
+    dbDirectory,
+    indexer,
+    wrangler,
+    waitForIndexHeight,
+    stop,
+  };
+}
