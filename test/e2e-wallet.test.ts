@@ -1,7 +1,7 @@
 // End to end: real blocks through the simulated node, the indexer and the Worker (wrangler dev),
 // queried by a real Electrum client over WebSocket; answers checked against an independent reading
 // of the same chain file (test/support/reference-chain.ts).
-import { ElectrumClient } from '@electrum-cash/network';
+import { ElectrumClient, type ElectrumClientEvents } from '@electrum-cash/network';
 import { ElectrumWebSocket } from '@electrum-cash/web-socket';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -93,7 +93,7 @@ async function openRaw(url: string): Promise<{ send(text: string): Promise<Reply
 for (const chainCase of CASES) {
   describe(`wallet over WebSocket: ${chainCase.coin} ${chainCase.net}`, () => {
     let stack: Stack;
-    let client: ElectrumClient<Record<string, never>>;
+    let client: ElectrumClient<ElectrumClientEvents>;
     let reference: ReferenceChain;
     const logs: string[] = [];
 

@@ -171,7 +171,7 @@ export function referenceStatus(history: { txHash: string; height: number }[]): 
 
 /** Merkle branch for `index` over display-hex txids, as the protocol returns it (display hex). */
 export function referenceBranch(txids: string[], index: number): string[] {
-  let level = txids.map((txid) => Buffer.from(txid, 'hex').reverse());
+  let level: Buffer[] = txids.map((txid) => Buffer.from(txid, 'hex').reverse());
   const branch: string[] = [];
   let position = index;
   while (level.length > 1) {

@@ -1,0 +1,223 @@
+// Electrum status hashes, and a resumable SHA-256 so the index can extend a saved status state.
+import { bytesToHex } from './bytes.ts';
+
+// FIPS 180-4 §4.2.2 round constants and §5.3.3 initial hash value.
+const K = Uint32Array.from([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+const INITIAL_H = Uint32Array.from([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+const BLOCK_BYTES = 64;
+const STATE_WORDS_BYTES = 32;
+const STATE_LENGTH_BYTES = 8;
+/** Size of a saved state before its pending bytes: 8 hash words + total length. */
+export const STATUS_STATE_FIXED_BYTES = STATE_WORDS_BYTES + STATE_LENGTH_BYTES;
+
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+
+/** FIPS 180-4 §6.2.2 step 1: the message schedule of the 64-byte block at `offset`. */
+function expandSchedule(w: Uint32Array, block: Uint8Array, offset: number): void {
+  for (let t = 0; t < 16; t++) {
+    const i = offset + 4 * t;
+    const high16 = ((block[i] ?? 0) << 24) | ((block[i + 1] ?? 0) << 16);
+    w[t] = high16 | ((block[i + 2] ?? 0) << 8) | (block[i + 3] ?? 0);
+  }
+  for (let t = 16; t < 64; t++) {
+    const w15 = w[t - 15] ?? 0;
+    const w2 = w[t - 2] ?? 0;
+    const s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >>> 3);
+    const s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >>> 10);
+    w[t] = (w[t - 16] ?? 0) + s0 + (w[t - 7] ?? 0) + s1;
+  }
+}
+
+/** FIPS 180-4 §6.2.2: one compression of the 64-byte block at `offset` into `h`. */
+function compress(h: Uint32Array, w: Uint32Array, block: Uint8Array, offset: number): void {
+  expandSchedule(w, block, offset);
+  let a = h[0] ?? 0;
+  let b = h[1] ?? 0;
+  let c = h[2] ?? 0;
+  let d = h[3] ?? 0;
+  let e = h[4] ?? 0;
+  let f = h[5] ?? 0;
+  let g = h[6] ?? 0;
+  let hh = h[7] ?? 0;
+  for (let t = 0; t < 64; t++) {
+    const sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+    const choose = (e & f) ^ (~e & g);
+    const t1 = (hh + sum1 + choose + (K[t] ?? 0) + (w[t] ?? 0)) | 0;
+    const sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+    const majority = (a & b) ^ (a & c) ^ (b & c);
+    const t2 = (sum0 + majority) | 0;
+    hh = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  h[0] = (h[0] ?? 0) + a;
+  h[1] = (h[1] ?? 0) + b;
+  h[2] = (h[2] ?? 0) + c;
+  h[3] = (h[3] ?? 0) + d;
+  h[4] = (h[4] ?? 0) + e;
+  h[5] = (h[5] ?? 0) + f;
+  h[6] = (h[6] ?? 0) + g;
+  h[7] = (h[7] ?? 0) + hh;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Incremental SHA-256 over the Electrum status text whose state can be saved into a compact
+ * Uint8Array and resumed later, so the index extends a script hash's confirmed status with new
+ * txs instead of rehashing its whole history. State layout: 8 hash words (u32 big-endian) |
+ * bytes hashed so far (u64 LE) | the pending bytes of the unfinished 64-byte block (length =
+ * total mod 64), i.e. 40 to 103 bytes.
+ */
+export class StatusHasher {
+  private readonly h: Uint32Array;
+  private readonly pending: Uint8Array;
+  private totalBytes: number;
+  private readonly w = new Uint32Array(64);
+
+  private constructor(h: Uint32Array, pending: Uint8Array, totalBytes: number) {
+    this.h = h;
+    this.pending = new Uint8Array(BLOCK_BYTES);
+    this.pending.set(pending);
+    this.totalBytes = totalBytes;
+  }
+
+  /**
+   * A hasher resumed from `state()` output, or a fresh one for null.
+   * @throws RangeError when the state's size does not match its recorded length.
+   */
+  static fromState(state: Uint8Array | null): StatusHasher {
+    if (state === null) return new StatusHasher(INITIAL_H.slice(), new Uint8Array(0), 0);
+    if (state.length < STATUS_STATE_FIXED_BYTES) {
+      throw new RangeError(`status state of at least 40 bytes expected, got ${state.length}`);
+    }
+    const view = new DataView(state.buffer, state.byteOffset, state.byteLength);
+    const h = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) h[i] = view.getUint32(4 * i, false);
+    const totalBig = view.getBigUint64(STATE_WORDS_BYTES, true);
+    if (totalBig > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`status state length ${totalBig} is out of range`);
+    }
+    const totalBytes = Number(totalBig);
+    const pendingBytes = totalBytes % BLOCK_BYTES;
+    if (state.length !== STATUS_STATE_FIXED_BYTES + pendingBytes) {
+      throw new RangeError(
+        `status state of ${STATUS_STATE_FIXED_BYTES + pendingBytes} bytes expected for ` +
+          `${totalBytes} hashed bytes, got ${state.length}`
+      );
+    }
+    return new StatusHasher(h, state.subarray(STATUS_STATE_FIXED_BYTES), totalBytes);
+  }
+
+  /** True when nothing has been added (the status of an unused script hash is null). */
+  get empty(): boolean {
+    return this.totalBytes === 0;
+  }
+
+  /** Appends `"<txHash>:<height>:"` (txHash in display hex, as the protocol spells it). */
+  add(txHash: string, height: number): void {
+    if (!Number.isSafeInteger(height)) {
+      throw new RangeError(`integer height expected, got ${height}`);
+    }
+    this.update(textEncoder.encode(`${txHash}:${height}:`));
+  }
+
+  /** Hashes raw bytes (the building block of add). */
+  update(data: Uint8Array): void {
+    let pos = 0;
+    let fill = this.totalBytes % BLOCK_BYTES;
+    this.totalBytes += data.length;
+    if (fill > 0) {
+      const take = Math.min(BLOCK_BYTES - fill, data.length);
+      this.pending.set(data.subarray(0, take), fill);
+      pos = take;
+      fill += take;
+      if (fill < BLOCK_BYTES) return;
+      compress(this.h, this.w, this.pending, 0);
+    }
+    for (; pos + BLOCK_BYTES <= data.length; pos += BLOCK_BYTES) {
+      compress(this.h, this.w, data, pos);
+    }
+    this.pending.set(data.subarray(pos), 0);
+  }
+
+  /** The serialized state (see the class comment); feed it to fromState to resume. */
+  state(): Uint8Array {
+    const pendingBytes = this.totalBytes % BLOCK_BYTES;
+    const out = new Uint8Array(STATUS_STATE_FIXED_BYTES + pendingBytes);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) view.setUint32(4 * i, this.h[i] ?? 0, false);
+    view.setBigUint64(STATE_WORDS_BYTES, BigInt(this.totalBytes), true);
+    out.set(this.pending.subarray(0, pendingBytes), STATUS_STATE_FIXED_BYTES);
+    return out;
+  }
+
+  /** SHA-256 of everything added so far; the hasher stays usable. */
+  digest(): Uint8Array {
+    const copy = this.clone();
+    const pendingBytes = copy.totalBytes % BLOCK_BYTES;
+    // FIPS 180-4 §5.1.1: 0x80, zeros, then the message length in bits as u64 big-endian.
+    const padBytes = (pendingBytes < 56 ? 56 : 120) - pendingBytes;
+    const tail = new Uint8Array(padBytes + 8);
+    tail[0] = 0x80;
+    const view = new DataView(tail.buffer);
+    const bitLength = BigInt(copy.totalBytes) * 8n;
+    view.setBigUint64(padBytes, bitLength, false);
+    copy.update(tail);
+    const out = new Uint8Array(32);
+    const outView = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, copy.h[i] ?? 0, false);
+    return out;
+  }
+
+  /** Hex of digest(): the status string sent to clients (not reversed). */
+  digestHex(): string {
+    return bytesToHex(this.digest());
+  }
+
+  /** digestHex(), or null when nothing was added (the protocol's status of an unused hash). */
+  statusOrNull(): string | null {
+    return this.empty ? null : this.digestHex();
+  }
+
+  /** An independent copy. */
+  clone(): StatusHasher {
+    const pendingBytes = this.totalBytes % BLOCK_BYTES;
+    const pending = this.pending.subarray(0, pendingBytes);
+    return new StatusHasher(this.h.slice(), pending, this.totalBytes);
+  }
+}
+
+/** One tx touching a script hash, as the status covers it. */
+export interface StatusEntry {
+  /** Txid in display hex. */
+  txHash: string;
+  /** Block height, 0 for mempool with confirmed inputs, -1 for mempool with unconfirmed ones. */
+  height: number;
+}
+
+/**
+ * Electrum status of a script hash: hex of SHA-256 over `"<txid>:<height>:"` for each entry in
+ * the given order, null when there is none (protocol spec; DESIGN §5 gives the order).
+ */
+export function statusHash(history: StatusEntry[]): string | null {
+  const hasher = StatusHasher.fromState(null);
+  for (const entry of history) hasher.add(entry.txHash, entry.height);
+  return history.length === 0 ? null : hasher.digestHex();
+}
