@@ -195,19 +195,24 @@ for (const chainCase of CASES) {
         expect(script[0]).toBe(0x41);
         expect(script.at(-1)).toBe(0xac);
         const scriptHash = electrumScriptHash(script);
-        const history = await call('blockchain.scripthash.get_history', scriptHash);
-        expect(history).toEqual([
+        const history = (await call('blockchain.scripthash.get_history', scriptHash)) as unknown[];
+        // Block 170 spends block 9's coinbase and returns 40 BTC change to the same key, which
+        // later blocks spend again; the first two entries are the famous pair.
+        expect(history.slice(0, 2)).toEqual([
           { tx_hash: coinbase9, height: 9 },
           { tx_hash: spend170, height: 170 },
         ]);
-        // Block 170's tx paid 10 BTC on and returned 40 BTC change (output 1) to the same key.
-        expect(await call('blockchain.scripthash.listunspent', scriptHash)).toEqual([
-          { tx_hash: spend170, tx_pos: 1, height: 170, value: 40 * 1e8 },
-        ]);
-        expect(await call('blockchain.scripthash.get_balance', scriptHash)).toEqual({
-          confirmed: 40 * 1e8,
-          unconfirmed: 0,
-        });
+        expect(history).toEqual(
+          (reference.history.get(scriptHash) ?? []).map((item) => ({
+            tx_hash: item.txHash,
+            height: item.height,
+          }))
+        );
+        const unspent = reference.unspent.get(scriptHash) ?? [];
+        const balance = (await call('blockchain.scripthash.get_balance', scriptHash)) as {
+          confirmed: number;
+        };
+        expect(BigInt(balance.confirmed)).toBe(unspent.reduce((sum, u) => sum + u.value, 0n));
       }
     );
 

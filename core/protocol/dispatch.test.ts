@@ -1,0 +1,269 @@
+// Tests of dispatch: arity, unknown methods, notifications, batches, MAX_SEND, internal errors.
+import { describe, expect, it } from 'vitest';
+import { checkArity, handleMessage, type DispatchOptions, type Handler } from './dispatch.ts';
+import { BAD_REQUEST, RpcError } from './errors.ts';
+import type { RpcRequest } from './framing.ts';
+import { METHODS, type MethodSpec } from './methods.ts';
+import { negotiateVersion } from './version.ts';
+
+interface FakeContext {
+  version: string;
+  calls: string[];
+}
+
+const SPECS: MethodSpec[] = [
+  { name: 'echo', params: ['a', 'b'], required: 1, cost: 1 },
+  { name: 'none', params: [], required: 0, cost: 1 },
+  { name: 'boom', params: [], required: 0, cost: 1 },
+  { name: 'refuse', params: [], required: 0, cost: 1 },
+  { name: 'big', params: ['bytes'], required: 1, cost: 1 },
+  { name: 'late', params: [], required: 0, since: '1.5', cost: 1 },
+  { name: 'gone', params: [], required: 0, until: '1.4.1', cost: 1 },
+  { name: 'stateful', params: [], required: 0, stateful: true, cost: 1 },
+  { name: 'version', params: ['name', 'v'], required: 0, ignoresExtraParams: true, cost: 1 },
+  { name: 'bye', params: [], required: 0, cost: 1 },
+  { name: 'nohandler', params: [], required: 0, cost: 1 },
+];
+
+const HANDLERS: Record<string, Handler<FakeContext>> = {
+  echo: (context, args) => {
+    context.calls.push('echo');
+    return args;
+  },
+  none: () => null,
+  boom: async () => {
+    throw new Error('db password hunter2 leaked');
+  },
+  refuse: () => {
+    throw new RpcError(BAD_REQUEST, 'nope');
+  },
+  big: (_context, args) => 'x'.repeat(Number(args[0])),
+  late: () => 'late',
+  gone: () => 'gone',
+  stateful: () => 'stateful',
+  version: (context, args) => {
+    context.version = negotiateVersion(args[1]);
+    return ['test 1.0', context.version];
+  },
+  bye: () => {
+    throw new RpcError(BAD_REQUEST, 'go away', { disconnect: true });
+  },
+};
+
+function setup(overrides: Partial<DispatchOptions<FakeContext>> = {}) {
+  const context: FakeContext = { version: '1.4', calls: [] };
+  const internal: { error: unknown; request: RpcRequest }[] = [];
+  const options: DispatchOptions<FakeContext> = {
+    methods: new Map(SPECS.map((spec) => [spec.name, spec])),
+    handlers: HANDLERS,
+    context,
+    protocolVersion: () => context.version,
+    onInternalError: (error, request) => internal.push({ error, request }),
+    ...overrides,
+  };
+  const send = async (message: unknown) => {
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    const outcome = await handleMessage(text, options);
+    const json = outcome.reply === null ? null : (JSON.parse(outcome.reply) as unknown);
+    return { ...outcome, json };
+  };
+  return { context, internal, send };
+}
+
+function errorOf(code: number, message: string, id: unknown) {
+  return { jsonrpc: '2.0', error: { code, message }, id };
+}
+
+describe('single requests', () => {
+  it('returns the result under the same id', async () => {
+    const { send } = setup();
+    const echoed = await send({ jsonrpc: '2.0', id: 'x', method: 'echo', params: [1, 'b'] });
+    expect(echoed.json).toEqual({
+      jsonrpc: '2.0',
+      result: [1, 'b'],
+      id: 'x',
+    });
+    expect((await send({ id: null, method: 'none', params: [] })).json).toEqual({
+      jsonrpc: '2.0',
+      result: null,
+      id: null,
+    });
+  });
+
+  it('answers arity mistakes with aiorpcx wording', async () => {
+    const { send } = setup();
+    expect((await send({ id: 1, method: 'echo', params: [] })).json).toEqual(
+      errorOf(-32602, '0 arguments passed to method "echo" but it requires 1', 1)
+    );
+    expect((await send({ id: 2, method: 'echo', params: [1, 2, 3] })).json).toEqual(
+      errorOf(-32602, '3 arguments passed to method echo taking at most 2', 2)
+    );
+    expect((await send({ id: 3, method: 'none', params: [1] })).json).toEqual(
+      errorOf(-32602, '1 argument passed to method none taking at most 0', 3)
+    );
+  });
+
+  it('maps named parameters and names the missing or unknown ones', async () => {
+    const { send } = setup();
+    expect((await send({ id: 1, method: 'echo', params: { b: 2, a: 1 } })).json).toMatchObject({
+      result: [1, 2],
+    });
+    expect((await send({ id: 1, method: 'echo', params: { a: 1 } })).json).toMatchObject({
+      result: [1],
+    });
+    expect((await send({ id: 2, method: 'echo', params: { b: 2 } })).json).toEqual(
+      errorOf(-32602, 'method "echo" requires parameter "a"', 2)
+    );
+    expect((await send({ id: 3, method: 'echo', params: { a: 1, z: 0, y: 0 } })).json).toEqual(
+      errorOf(-32602, 'method "echo" does not take parameters "y", "z"', 3)
+    );
+  });
+
+  it('refuses unknown methods, methods without handler, methods of other versions', async () => {
+    const { send, context } = setup();
+    for (const method of ['nosuch', 'nohandler', 'late', 'constructor', '__proto__']) {
+      expect((await send({ id: 1, method, params: [] })).json).toEqual(
+        errorOf(-32601, `unknown method "${method}"`, 1)
+      );
+    }
+    expect((await send({ id: 1, method: 'gone' })).json).toMatchObject({ result: 'gone' });
+    context.version = '1.4.2';
+    expect((await send({ id: 1, method: 'gone' })).json).toEqual(
+      errorOf(-32601, 'unknown method "gone"', 1)
+    );
+  });
+
+  it('turns unexpected exceptions into -32603 without detail and reports them', async () => {
+    const { send, internal } = setup();
+    const { reply, json } = await send({ id: 4, method: 'boom' });
+    expect(json).toEqual(errorOf(-32603, 'internal server error', 4));
+    expect(reply).not.toContain('hunter2');
+    expect(internal).toHaveLength(1);
+    expect(String(internal[0]?.error)).toContain('hunter2');
+    expect(internal[0]?.request.method).toBe('boom');
+  });
+
+  it('passes RpcErrors through, and asks to disconnect when the error says so', async () => {
+    const { send } = setup();
+    const refused = await send({ id: 5, method: 'refuse' });
+    expect(refused.json).toEqual(errorOf(1, 'nope', 5));
+    expect(refused.disconnect).toBe(false);
+    const bye = await send({ id: 6, method: 'bye' });
+    expect(bye.json).toEqual(errorOf(1, 'go away', 6));
+    expect(bye.disconnect).toBe(true);
+  });
+
+  it('lets the host refuse a method before it runs', async () => {
+    const { send } = setup({
+      admit: (spec) => {
+        return spec.stateful === true ? new RpcError(BAD_REQUEST, 'needs a session') : null;
+      },
+    });
+    expect((await send({ id: 1, method: 'stateful' })).json).toEqual(
+      errorOf(1, 'needs a session', 1)
+    );
+    expect((await send({ id: 1, method: 'none' })).json).toMatchObject({ result: null });
+  });
+
+  it('neither answers nor runs notifications', async () => {
+    const { send, context } = setup();
+    const outcome = await send({ jsonrpc: '2.0', method: 'echo', params: [1] });
+    expect(outcome.reply).toBeNull();
+    expect(context.calls).toEqual([]);
+  });
+
+  it('replaces a reply over MAX_SEND with "response too large"', async () => {
+    const { send } = setup({ maxSendBytes: 200 });
+    expect((await send({ id: 1, method: 'big', params: [100] })).json).toMatchObject({
+      result: 'x'.repeat(100),
+    });
+    expect((await send({ id: 1, method: 'big', params: [200] })).json).toEqual(
+      errorOf(-32600, 'response too large (over 200 bytes', 1)
+    );
+  });
+
+  it('answers whole-message errors with id null and keeps going', async () => {
+    const { send } = setup();
+    expect((await send('{"id":1')).json).toEqual(errorOf(-32700, 'invalid JSON', null));
+    expect((await send('[]')).json).toEqual(errorOf(-32600, 'batch is empty', null));
+    expect((await send({ id: 1, method: 'none' })).json).toMatchObject({ result: null });
+  });
+
+  it('lets server.version change the version later requests see', async () => {
+    const { send } = setup();
+    const batch = await send([
+      { id: 1, method: 'version', params: ['c', '1.5', 'extra'] },
+      { id: 2, method: 'late' },
+    ]);
+    expect(batch.json).toEqual([
+      errorOf(1, 'unsupported protocol version: 1.5', 1),
+      errorOf(-32601, 'unknown method "late"', 2),
+    ]);
+    expect(batch.disconnect).toBe(true);
+  });
+});
+
+describe('batches', () => {
+  it('answers members in request order with per-item errors, skipping notifications', async () => {
+    const { send } = setup();
+    const outcome = await send([
+      { id: 'a', method: 'echo', params: [1] },
+      { method: 'echo', params: [2] },
+      7,
+      { id: 'b', method: 'nosuch' },
+      { id: 'c', method: 'boom' },
+      { id: 'd', method: 'none' },
+    ]);
+    expect(outcome.json).toEqual([
+      { jsonrpc: '2.0', result: [1], id: 'a' },
+      errorOf(-32600, 'request object must be a dictionary', null),
+      errorOf(-32601, 'unknown method "nosuch"', 'b'),
+      errorOf(-32603, 'internal server error', 'c'),
+      { jsonrpc: '2.0', result: null, id: 'd' },
+    ]);
+    expect(outcome.reply?.endsWith('\n')).toBe(false);
+  });
+
+  it('sends nothing for a batch of notifications', async () => {
+    const { send } = setup();
+    expect((await send([{ method: 'none' }, { method: 'echo', params: [1] }])).reply).toBeNull();
+  });
+
+  it('keeps the whole batch frame under MAX_SEND', async () => {
+    const { send } = setup({ maxSendBytes: 300 });
+    const outcome = await send([
+      { id: 1, method: 'big', params: [100] },
+      { id: 2, method: 'big', params: [150] },
+      { id: 3, method: 'none' },
+    ]);
+    expect(outcome.json).toEqual([
+      { jsonrpc: '2.0', result: 'x'.repeat(100), id: 1 },
+      errorOf(-32600, 'response too large (over 300 bytes', 2),
+      { jsonrpc: '2.0', result: null, id: 3 },
+    ]);
+    expect(outcome.reply?.length).toBeLessThanOrEqual(300);
+  });
+});
+
+describe('checkArity with the real method table', () => {
+  it('tolerates extra server.version arguments and enforces the rest', () => {
+    const version = METHODS.get('server.version');
+    const header = METHODS.get('blockchain.block.header');
+    if (version === undefined || header === undefined) throw new Error('table lacks methods');
+    expect(checkArity(version, ['wallet', '1.4', 'future'])).toEqual(['wallet', '1.4']);
+    expect(checkArity(header, [5])).toEqual([5]);
+    expect(() => checkArity(header, [])).toThrow(
+      '0 arguments passed to method "blockchain.block.header" but it requires 1'
+    );
+  });
+
+  it('marks the subscription methods stateful and nothing else', () => {
+    const specs = [...METHODS.values()];
+    const stateful = specs.filter((spec) => spec.stateful === true).map((spec) => spec.name);
+    expect(stateful.sort()).toEqual([
+      'blockchain.headers.subscribe',
+      'blockchain.scripthash.subscribe',
+      'blockchain.scripthash.unsubscribe',
+    ]);
+  });
+});

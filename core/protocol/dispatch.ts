@@ -1,0 +1,190 @@
+// Request dispatch: method lookup, arity checks, handler calls and the reply frame of a message.
+import { INVALID_PARAMS, internalError, METHOD_NOT_FOUND, RpcError } from './errors.ts';
+import {
+  encodeBatch,
+  encodeError,
+  encodeResult,
+  exceedsBytes,
+  MAX_SEND_BYTES,
+  parseMessage,
+  responseTooLarge,
+  utf8ByteLength,
+  type ParsedItem,
+  type RpcParams,
+  type RpcRequest,
+} from './framing.ts';
+import type { MethodSpec } from './methods.ts';
+import { versionInRange } from './version.ts';
+
+/** A method handler: positional arguments, already checked for count (not for value). */
+export type Handler<C> = (context: C, args: readonly unknown[]) => unknown;
+
+/** Everything the dispatcher needs from its host (the Worker session, HTTP, a Node listener). */
+export interface DispatchOptions<C> {
+  methods: ReadonlyMap<string, MethodSpec>;
+  handlers: Readonly<Record<string, Handler<C> | undefined>>;
+  context: C;
+  /** The session's negotiated version, read per request (server.version changes it mid-batch). */
+  protocolVersion(): string;
+  /** Refuses a request before its handler runs (subscriptions over HTTP); null lets it pass. */
+  admit?(spec: MethodSpec, request: RpcRequest): RpcError | null;
+  /** Called with every exception that is not an RpcError; the client only sees -32603. */
+  onInternalError(error: unknown, request: RpcRequest): void;
+  maxRecvBytes?: number;
+  maxSendBytes?: number;
+}
+
+/** The reply frame of one message (null when nothing is owed) and whether to close afterwards. */
+export interface MessageOutcome {
+  reply: string | null;
+  disconnect: boolean;
+}
+
+function plural(count: number): string {
+  return count === 1 ? '' : 's';
+}
+
+function namedArgs(spec: MethodSpec, params: Record<string, unknown>): unknown[] {
+  const names = Object.keys(params);
+  const missing = spec.params.slice(0, spec.required).filter((name) => !names.includes(name));
+  if (missing.length > 0) {
+    const list = missing.map((name) => `"${name}"`).join(', ');
+    const message = `method "${spec.name}" requires parameter${plural(missing.length)} ${list}`;
+    throw new RpcError(INVALID_PARAMS, message);
+  }
+  const excess = names.filter((name) => !spec.params.includes(name)).sort();
+  if (excess.length > 0 && spec.ignoresExtraParams !== true) {
+    const list = excess.map((name) => `"${name}"`).join(', ');
+    const message = `method "${spec.name}" does not take parameter${plural(excess.length)} ${list}`;
+    throw new RpcError(INVALID_PARAMS, message);
+  }
+  const args = spec.params.map((name) => params[name]);
+  while (args.length > spec.required && args[args.length - 1] === undefined) args.pop();
+  return args;
+}
+
+/**
+ * Checks the parameter count (or names) against the table and returns positional arguments.
+ * Messages follow aiorpcx's handler_invocation, which ElectrumX wallets already show users.
+ */
+export function checkArity(spec: MethodSpec, params: RpcParams): unknown[] {
+  if (!Array.isArray(params)) return namedArgs(spec, params);
+  const count = params.length;
+  const passed = `${count} argument${plural(count)} passed to method`;
+  if (count < spec.required) {
+    const message = `${passed} "${spec.name}" but it requires ${spec.required}`;
+    throw new RpcError(INVALID_PARAMS, message);
+  }
+  if (count > spec.params.length) {
+    if (spec.ignoresExtraParams === true) return params.slice(0, spec.params.length);
+    // aiorpcx leaves the method name unquoted in this one message.
+    const message = `${passed} ${spec.name} taking at most ${spec.params.length}`;
+    throw new RpcError(INVALID_PARAMS, message);
+  }
+  return params;
+}
+
+/** Runs one request to its result. @throws RpcError for every failure, internal ones as -32603. */
+export async function dispatchRequest<C>(
+  request: RpcRequest,
+  options: DispatchOptions<C>
+): Promise<unknown> {
+  const spec = options.methods.get(request.method);
+  const handler = Object.hasOwn(options.handlers, request.method)
+    ? options.handlers[request.method]
+    : undefined;
+  const offered =
+    spec !== undefined && versionInRange(options.protocolVersion(), spec.since, spec.until);
+  if (spec === undefined || handler === undefined || !offered) {
+    throw new RpcError(METHOD_NOT_FOUND, `unknown method "${request.method}"`);
+  }
+  const args = checkArity(spec, request.params);
+  const refusal = options.admit?.(spec, request) ?? null;
+  if (refusal !== null) throw refusal;
+  try {
+    return await handler(options.context, args);
+  } catch (error) {
+    if (error instanceof RpcError) throw error;
+    options.onInternalError(error, request);
+    throw internalError(error);
+  }
+}
+
+interface ItemReply {
+  text: string | null;
+  disconnect: boolean;
+}
+
+async function answerItem<C>(item: ParsedItem, options: DispatchOptions<C>): Promise<ItemReply> {
+  if (!item.ok) return { text: encodeError(item.id, item.error), disconnect: false };
+  const { request } = item;
+  // A notification gets no reply; like ElectrumX we do not run it either.
+  if (request.isNotification) return { text: null, disconnect: false };
+  try {
+    const result = await dispatchRequest(request, options);
+    return { text: encodeReply(request, result, options), disconnect: false };
+  } catch (error) {
+    const rpcError = error instanceof RpcError ? error : internalError(error);
+    return { text: encodeError(request.id, rpcError), disconnect: rpcError.disconnect };
+  }
+}
+
+function encodeReply<C>(request: RpcRequest, result: unknown, options: DispatchOptions<C>): string {
+  const { id } = request;
+  let text: string;
+  try {
+    text = encodeResult(id, result);
+  } catch (error) {
+    options.onInternalError(error, request);
+    return encodeError(id, internalError(error));
+  }
+  const maxSendBytes = options.maxSendBytes ?? MAX_SEND_BYTES;
+  return exceedsBytes(text, maxSendBytes) ? encodeError(id, responseTooLarge(maxSendBytes)) : text;
+}
+
+/**
+ * Answers one incoming message. A batch's items run concurrently and are answered in request
+ * order; replies that would take the batch past MAX_SEND are replaced by "response too large"
+ * one by one, as aiorpcx does, so the frame itself stays under the limit.
+ */
+export async function handleMessage<C>(
+  text: string,
+  options: DispatchOptions<C>
+): Promise<MessageOutcome> {
+  const parsed = parseMessage(text, options.maxRecvBytes);
+  if (parsed.kind === 'invalid') {
+    return { reply: encodeError(null, parsed.error), disconnect: false };
+  }
+  if (parsed.kind === 'single') {
+    const answer = await answerItem(parsed.item, options);
+    return { reply: answer.text, disconnect: answer.disconnect };
+  }
+  const answers = await Promise.all(parsed.items.map((item) => answerItem(item, options)));
+  return assembleBatch(answers, options.maxSendBytes ?? MAX_SEND_BYTES, parsed.items);
+}
+
+function assembleBatch(
+  answers: ItemReply[],
+  maxSendBytes: number,
+  items: ParsedItem[]
+): MessageOutcome {
+  const parts: string[] = [];
+  // Brackets, plus one comma (or the closing bracket) per part.
+  let totalBytes = 1;
+  let disconnect = false;
+  answers.forEach((answer, index) => {
+    if (answer.text === null) return;
+    disconnect ||= answer.disconnect;
+    let part = answer.text;
+    let partBytes = utf8ByteLength(part) + 1;
+    if (totalBytes + partBytes > maxSendBytes) {
+      const item = items[index];
+      const id = item === undefined ? null : item.ok ? item.request.id : item.id;
+      part = encodeError(id, responseTooLarge(maxSendBytes));
+      partBytes = utf8ByteLength(part) + 1;
+    }
+    totalBytes += partBytes;
+    parts.push(part);
+  });
+  return { reply: parts.length === 0 ? null : encodeBatch(parts), disconnect };
+}

@@ -1,0 +1,212 @@
+// The Worker's method handlers in Node over a fake index: the cases a real chain file lacks.
+// Radiant refs in listunspent, the history limit, refusals, an empty index, our own failures.
+import { describe, expect, it } from 'vitest';
+import { getCoin, type Coin } from '../core/coins.ts';
+import { handleMessage, type DispatchOptions } from '../core/protocol/dispatch.ts';
+import { METHODS } from '../core/protocol/methods.ts';
+import { HANDLERS } from '../worker/handlers.ts';
+import type { IndexReader } from '../worker/index-reader.ts';
+import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
+import { HISTORY_LIMIT } from '../worker/methods/scripthash.ts';
+
+// DESIGN §3 worked example (P2PKH of Radiant's genesis coinbase key), display hex.
+const SCRIPT_HASH = '9932d8a64601168b894a4a2a4fbc72b3e71698a3c09e8010a6f297f7b9bc03fd';
+const TXID = '6d91004fa3802c66f1f7631f312952dea648c1f95cd4511646491d0f2c2ef600';
+
+function internal(displayHex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(displayHex, 'hex').reverse());
+}
+
+/** An index whose every method fails unless the test provides it. */
+function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
+  const missing = (name: string) => () => Promise.reject(new Error(`fake index: ${name} not set`));
+  return {
+    tip: missing('tip'),
+    header: missing('header'),
+    headers: missing('headers'),
+    blockTxids: missing('blockTxids'),
+    txidAt: missing('txidAt'),
+    rawTx: missing('rawTx'),
+    balance: missing('balance'),
+    history: missing('history'),
+    mempoolHistory: missing('mempoolHistory'),
+    unspent: missing('unspent'),
+    status: missing('status'),
+    relayFee: missing('relayFee'),
+    feeEstimate: missing('feeEstimate'),
+    ...overrides,
+  };
+}
+
+function memorySession(): SessionControl & { subscribed: Map<string, string> } {
+  let version = '1.4';
+  let sent = false;
+  const subscribed = new Map<string, string>();
+  return {
+    subscribed,
+    protocolVersion: () => version,
+    versionSent: () => sent,
+    setVersion: (_name, negotiated) => {
+      sent = true;
+      version = negotiated;
+    },
+    subscribeHeaders: () => {},
+    subscribeScriptHash: (hashx, sentAs) => {
+      subscribed.set(Buffer.from(hashx).toString('hex'), sentAs);
+    },
+    unsubscribeScriptHash: (hashx) => subscribed.delete(Buffer.from(hashx).toString('hex')),
+  };
+}
+
+async function call(
+  index: IndexReader,
+  method: string,
+  params: unknown,
+  coin: Coin = getCoin('Radiant', 'mainnet')
+): Promise<{ result?: unknown; error?: { code: number; message: string }; logged: unknown[] }> {
+  const logged: unknown[] = [];
+  const session = memorySession();
+  const options: DispatchOptions<MethodContext> = {
+    methods: METHODS,
+    handlers: HANDLERS,
+    context: {
+      index,
+      coin,
+      server: { serverVersion: 'test 1.0', banner: 'b', donationAddress: '' },
+      session,
+    },
+    protocolVersion: () => session.protocolVersion(),
+    onInternalError: (error) => logged.push(error),
+  };
+  const outcome = await handleMessage(JSON.stringify({ id: 1, method, params }), options);
+  const reply = JSON.parse(outcome.reply ?? 'null') as { result?: unknown; error?: never };
+  return { result: reply.result, error: reply.error, logged };
+}
+
+describe('listunspent refs (Radiant)', () => {
+  // Two refs: a normal one on output 1 of TXID, a singleton on output 258 (u32 LE 02 01 00 00).
+  const refNormal = Buffer.concat([internal(TXID), Buffer.from([1, 0, 0, 0])]);
+  const refSingle = Buffer.concat([internal(TXID), Buffer.from([2, 1, 0, 0])]);
+  const packed = new Uint8Array(
+    Buffer.concat([refNormal, Buffer.from([0]), refSingle, Buffer.from([1])])
+  );
+  const index = fakeIndex({
+    unspent: async () => [
+      { txid: internal(TXID), vout: 0, height: 26591, value: 2n ** 60n, refs: packed },
+      { txid: internal(TXID), vout: 1, height: 0, value: 5n, refs: null },
+    ],
+  });
+
+  it('lists each ref as "<txid display hex>i<vout>" with its kind, [] without', async () => {
+    const { result } = await call(index, 'blockchain.scripthash.listunspent', [SCRIPT_HASH]);
+    expect(result).toEqual([
+      {
+        tx_hash: TXID,
+        tx_pos: 0,
+        height: 26591,
+        value: Number(2n ** 60n),
+        refs: [
+          { ref: `${TXID}i1`, type: 'normal' },
+          { ref: `${TXID}i258`, type: 'single' },
+        ],
+      },
+      { tx_hash: TXID, tx_pos: 1, height: 0, value: 5, refs: [] },
+    ]);
+  });
+
+  it('leaves refs out for chains without them', async () => {
+    const { result } = await call(
+      index,
+      'blockchain.scripthash.listunspent',
+      [SCRIPT_HASH],
+      getCoin('BitcoinCash', 'mainnet')
+    );
+    expect((result as object[]).every((utxo) => !('refs' in utxo))).toBe(true);
+  });
+
+  it('treats a malformed refs column as our failure, not a client mistake', async () => {
+    const broken = fakeIndex({
+      unspent: async () => [
+        { txid: internal(TXID), vout: 0, height: 1, value: 1n, refs: packed.subarray(0, 36) },
+      ],
+    });
+    const { error, logged } = await call(broken, 'blockchain.scripthash.listunspent', [
+      SCRIPT_HASH,
+    ]);
+    expect(error).toEqual({ code: -32603, message: 'internal server error' });
+    expect(String(logged[0])).toContain('refs column of 36 bytes');
+  });
+});
+
+describe('limits and refusals', () => {
+  it('refuses a history that reaches the limit with code 10001', async () => {
+    const rows = Array.from({ length: HISTORY_LIMIT }, () => ({ txid: internal(TXID), height: 1 }));
+    let askedLimit = 0;
+    const index = fakeIndex({
+      history: async (_hashx, limit) => {
+        askedLimit = limit;
+        return { confirmed: rows.slice(0, limit), mempool: [] };
+      },
+    });
+    const { error } = await call(index, 'blockchain.scripthash.get_history', [SCRIPT_HASH]);
+    expect(error).toEqual({ code: 10001, message: 'history too large' });
+    // (MAX_SEND - 100) / 99 bytes per entry, as ElectrumX sizes it.
+    expect(askedLimit).toBe(Math.floor((8_100_000 - 100) / 99));
+  });
+
+  it('refuses checkpoint proofs and verbose txs until they exist', async () => {
+    const header = new Uint8Array(80);
+    const index = fakeIndex({
+      header: async () => header,
+      headers: async () => [header],
+      rawTx: async () => new Uint8Array([1]),
+    });
+    expect((await call(index, 'blockchain.block.header', [5, 10])).error).toEqual({
+      code: 1,
+      message: 'cp_height 10: checkpoint proofs are not supported yet',
+    });
+    expect((await call(index, 'blockchain.block.header', [5, 0])).result).toBe('00'.repeat(80));
+    expect((await call(index, 'blockchain.block.headers', [5, 1, 2000])).error?.message).toBe(
+      'cp_height 2,000: checkpoint proofs are not supported yet'
+    );
+    expect((await call(index, 'blockchain.transaction.get', [TXID, 1])).error?.message).toBe(
+      'verbose transactions are not supported yet'
+    );
+    expect((await call(index, 'blockchain.transaction.get', [TXID, 'yes'])).error).toEqual({
+      code: 1,
+      message: '"verbose" must be a boolean',
+    });
+  });
+
+  it('says so when the index is empty or the relay fee unknown', async () => {
+    const index = fakeIndex({ tip: async () => null, relayFee: async () => null });
+    expect((await call(index, 'blockchain.headers.subscribe', [])).error).toEqual({
+      code: 1,
+      message: 'the index holds no blocks yet',
+    });
+    expect((await call(index, 'blockchain.relayfee', [])).error).toEqual({
+      code: 1,
+      message: 'relay fee not known yet',
+    });
+  });
+
+  it('hides index failures behind -32603 and reports them', async () => {
+    const index = fakeIndex({
+      status: async () => {
+        throw new Error('SQLITE_ERROR: no such table: status (token s3cret)');
+      },
+    });
+    const { error, logged } = await call(index, 'blockchain.scripthash.subscribe', [SCRIPT_HASH]);
+    expect(error).toEqual({ code: -32603, message: 'internal server error' });
+    expect(JSON.stringify(error)).not.toContain('s3cret');
+    expect(String(logged[0])).toContain('no such table');
+  });
+
+  it('sends the status digest as plain hex and accepts named parameters', async () => {
+    const digest = new Uint8Array(32).map((_, i) => i);
+    const index = fakeIndex({ status: async () => digest });
+    const named = { scripthash: SCRIPT_HASH };
+    const { result } = await call(index, 'blockchain.scripthash.subscribe', named);
+    expect(result).toBe(Buffer.from(digest).toString('hex'));
+  });
+});

@@ -1,0 +1,74 @@
+// The read interface method handlers use on the chain index (libSQL in production, fakes in tests).
+// Hashes are in internal byte order, amounts bigint (docs/ARCHITECTURE.md).
+
+/** The best block the index holds. */
+export interface ChainTip {
+  height: number;
+  /** The 80-byte header. */
+  header: Uint8Array;
+}
+
+/** A confirmed tx touching a script hash. */
+export interface ConfirmedTx {
+  txid: Uint8Array;
+  height: number;
+}
+
+/** An unconfirmed tx touching a script hash: height 0, or -1 when it spends unconfirmed outputs. */
+export interface MempoolTx {
+  txid: Uint8Array;
+  height: number;
+  /** Fee paid, in satoshis/photons. */
+  fee: bigint;
+}
+
+/** An unspent output of a script hash; mempool outputs carry height 0. */
+export interface Utxo {
+  txid: Uint8Array;
+  vout: number;
+  height: number;
+  value: bigint;
+  /** Radiant refs, n x (36-byte ref + kind byte 0 normal / 1 single), or null. */
+  refs: Uint8Array | null;
+}
+
+/** Confirmed and unconfirmed sums of a script hash, as get_balance reports them. */
+export interface Balance {
+  confirmed: bigint;
+  /** Mempool outputs received minus confirmed or mempool outputs spent; may be negative. */
+  unconfirmed: bigint;
+}
+
+/** A script hash's history; `confirmed` holds at most the `limit` rows asked for. */
+export interface History {
+  confirmed: ConfirmedTx[];
+  mempool: MempoolTx[];
+}
+
+/** Read access to the index. Every method reflects one consistent snapshot of it. */
+export interface IndexReader {
+  /** Null while the index holds no block. */
+  tip(): Promise<ChainTip | null>;
+  /** The header at `height`, or null beyond the tip. */
+  header(height: number): Promise<Uint8Array | null>;
+  /** Up to `count` consecutive headers from `startHeight`, fewer at the tip. */
+  headers(startHeight: number, count: number): Promise<Uint8Array[]>;
+  /** The txids of a block in block order, or null beyond the tip. */
+  blockTxids(height: number): Promise<Uint8Array[] | null>;
+  /** The txid at `position` of a block: null beyond the tip, undefined past the block's end. */
+  txidAt(height: number, position: number): Promise<Uint8Array | null | undefined>;
+  /** The raw bytes of a confirmed or unconfirmed tx, or null when unknown. */
+  rawTx(txid: Uint8Array): Promise<Uint8Array | null>;
+  balance(hashx: Uint8Array): Promise<Balance>;
+  /** Confirmed history in block order (at most `limit` rows), then the mempool's. */
+  history(hashx: Uint8Array, limit: number): Promise<History>;
+  mempoolHistory(hashx: Uint8Array): Promise<MempoolTx[]>;
+  /** Confirmed outputs not spent in the mempool, then unspent mempool outputs. */
+  unspent(hashx: Uint8Array): Promise<Utxo[]>;
+  /** The cached status hash (32 raw bytes), or null when the script hash has no history. */
+  status(hashx: Uint8Array): Promise<Uint8Array | null>;
+  /** The node's relay fee in coin per kB, or null before the indexer has read it. */
+  relayFee(): Promise<number | null>;
+  /** The node's fee estimate in coin per kB for confirmation within `targetBlocks`, or null. */
+  feeEstimate(targetBlocks: number): Promise<number | null>;
+}

@@ -1,0 +1,98 @@
+// Script hash handlers: balance, history, mempool, unspent outputs (Radiant refs), subscriptions.
+import { bytesToHex, hashToHex } from '../../core/bytes.ts';
+import type { Handler } from '../../core/protocol/dispatch.ts';
+import { HISTORY_TOO_LARGE, RpcError } from '../../core/protocol/errors.ts';
+import { MAX_SEND_BYTES } from '../../core/protocol/framing.ts';
+import { parseScriptHash } from '../../core/protocol/validation.ts';
+import { refToString, REF_BYTES } from '../../core/script.ts';
+import type { MempoolTx, Utxo } from '../index-reader.ts';
+import type { MethodContext } from './context.ts';
+
+/**
+ * Most confirmed history entries one reply may carry. As in ElectrumX, an entry is about 99 bytes
+ * of JSON, so a longer history could not fit in MAX_SEND and is refused before it is read.
+ */
+export const HISTORY_LIMIT = Math.floor((MAX_SEND_BYTES - 100) / 99);
+
+// utxos.refs: n x (36-byte ref + 1 kind byte), docs/ARCHITECTURE.md.
+const REF_ENTRY_BYTES = REF_BYTES + 1;
+const REF_KINDS = ['normal', 'single'] as const;
+
+/** One Radiant ref of an unspent output as listunspent shows it. */
+export interface RefJson {
+  ref: string;
+  type: (typeof REF_KINDS)[number];
+}
+
+/** Decodes the utxos.refs column into listunspent's `refs` list (empty for NULL). */
+export function decodeRefs(packed: Uint8Array | null): RefJson[] {
+  if (packed === null) return [];
+  if (packed.length % REF_ENTRY_BYTES !== 0) {
+    const what = `refs column of ${packed.length} bytes`;
+    throw new Error(`${what} is not a multiple of ${REF_ENTRY_BYTES}`);
+  }
+  const refs: RefJson[] = [];
+  for (let at = 0; at < packed.length; at += REF_ENTRY_BYTES) {
+    const kindByte = packed[at + REF_BYTES] ?? -1;
+    const type = REF_KINDS[kindByte];
+    if (type === undefined) throw new Error(`refs column holds unknown kind byte ${kindByte}`);
+    refs.push({ ref: refToString(packed.subarray(at, at + REF_BYTES)), type });
+  }
+  return refs;
+}
+
+function mempoolJson(tx: MempoolTx): { tx_hash: string; height: number; fee: bigint } {
+  return { tx_hash: hashToHex(tx.txid), height: tx.height, fee: tx.fee };
+}
+
+/** blockchain.scripthash.get_balance: {confirmed, unconfirmed}, exact integers. */
+export const scripthashGetBalance: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
+  const balance = await index.balance(parseScriptHash(scriptHash));
+  return { confirmed: balance.confirmed, unconfirmed: balance.unconfirmed };
+};
+
+/** blockchain.scripthash.get_history: confirmed [{tx_hash, height}], then mempool ones with fee. */
+export const scripthashGetHistory: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
+  const history = await index.history(parseScriptHash(scriptHash), HISTORY_LIMIT);
+  if (history.confirmed.length >= HISTORY_LIMIT) {
+    throw new RpcError(HISTORY_TOO_LARGE, 'history too large');
+  }
+  const confirmed = history.confirmed.map((tx) => {
+    return { tx_hash: hashToHex(tx.txid), height: tx.height };
+  });
+  return [...confirmed, ...history.mempool.map(mempoolJson)];
+};
+
+/** blockchain.scripthash.get_mempool: [{tx_hash, height, fee}], height 0 or -1. */
+export const scripthashGetMempool: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
+  const mempool = await index.mempoolHistory(parseScriptHash(scriptHash));
+  return mempool.map(mempoolJson);
+};
+
+/** blockchain.scripthash.listunspent: [{tx_hash, tx_pos, height, value}] (+ refs on Radiant). */
+export const scripthashListunspent: Handler<MethodContext> = async ({ coin, index }, params) => {
+  const utxos = await index.unspent(parseScriptHash(params[0]));
+  return utxos.map((utxo: Utxo) => ({
+    tx_hash: hashToHex(utxo.txid),
+    tx_pos: utxo.vout,
+    height: utxo.height,
+    value: utxo.value,
+    refs: coin.radiant ? decodeRefs(utxo.refs) : undefined,
+  }));
+};
+
+/** blockchain.scripthash.subscribe: the status (hex, null without history); changes are pushed. */
+export const scripthashSubscribe: Handler<MethodContext> = async ({ index, session }, params) => {
+  const [scriptHash] = params;
+  const hashx = parseScriptHash(scriptHash);
+  const status = await index.status(hashx);
+  // The status column holds the SHA-256 digest itself, sent as plain (not reversed) hex.
+  const statusHex = status === null ? null : bytesToHex(status);
+  session.subscribeScriptHash(hashx, String(scriptHash), statusHex);
+  return statusHex;
+};
+
+/** blockchain.scripthash.unsubscribe: true when the script hash was subscribed. */
+export const scripthashUnsubscribe: Handler<MethodContext> = ({ session }, [scriptHash]) => {
+  return session.unsubscribeScriptHash(parseScriptHash(scriptHash));
+};

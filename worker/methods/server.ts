@@ -1,0 +1,47 @@
+// server.* handlers: version negotiation, features, banner, donation address, ping and peers.
+import type { Handler } from '../../core/protocol/dispatch.ts';
+import { BAD_REQUEST, RpcError } from '../../core/protocol/errors.ts';
+import { negotiateVersion, PROTOCOL_MAX, PROTOCOL_MIN } from '../../core/protocol/version.ts';
+import type { MethodContext } from './context.ts';
+
+// Longest client name kept for the logs (ElectrumX keeps 100 characters).
+const CLIENT_NAME_MAX_CHARS = 100;
+
+/** server.version(client_name, protocol_version): [server software, negotiated version]. */
+export const serverVersion: Handler<MethodContext> = ({ server, session }, params) => {
+  const [clientName, wanted] = params;
+  if (session.versionSent()) throw new RpcError(BAD_REQUEST, 'server.version already sent');
+  // A failed negotiation closes the session (the RpcError says so), so nothing is recorded.
+  const negotiated = negotiateVersion(wanted, PROTOCOL_MIN, PROTOCOL_MAX);
+  const name = typeof clientName === 'string' ? clientName : '';
+  session.setVersion(name.slice(0, CLIENT_NAME_MAX_CHARS), negotiated);
+  return [server.serverVersion, negotiated];
+};
+
+/** server.features: what a peer or wallet needs to know to trust and reach this server. */
+export const serverFeatures: Handler<MethodContext> = ({ coin, server }) => ({
+  genesis_hash: coin.genesisHash,
+  hosts: {},
+  protocol_max: PROTOCOL_MAX,
+  protocol_min: PROTOCOL_MIN,
+  pruning: null,
+  server_version: server.serverVersion,
+  hash_function: 'sha256',
+});
+
+/** server.banner: the operator's BANNER, or a line naming the server and chain. */
+export const serverBanner: Handler<MethodContext> = ({ server }) => server.banner;
+
+/** server.donation_address: the operator's DONATION_ADDRESS, empty when unset. */
+export const serverDonationAddress: Handler<MethodContext> = ({ server }) => {
+  return server.donationAddress;
+};
+
+/** server.ping: a keep-alive; the 1.4 protocol answers null. */
+export const serverPing: Handler<MethodContext> = () => null;
+
+/** server.peers.subscribe: no peer discovery at the edge, so no peers. */
+export const serverPeersSubscribe: Handler<MethodContext> = () => [];
+
+/** server.add_peer: refused politely (false), since this server keeps no peer list. */
+export const serverAddPeer: Handler<MethodContext> = () => false;
