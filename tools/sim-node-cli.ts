@@ -1,0 +1,132 @@
+// `npm run sim-node`: serve a chain file from a simulated node, or drive a running one.
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { getCoin } from '../core/coins.ts';
+import { loadChainFile } from './chain-file.ts';
+import { callNode } from './sim-node-client.ts';
+import { startSimNode } from './sim-node.ts';
+
+const USAGE = `usage:
+  npm run sim-node -- --chain FILE [--coin NAME] [--net NET] [--port N] [--host H]
+                      [--user U] [--password P] [--mocktime SECONDS]
+      serve FILE ({"blocks": [hex, ...]}) over JSON-RPC until Ctrl-C. --coin Radiant |
+      BitcoinCash | Bitcoin (default Radiant), --net mainnet | testnet | regtest (default
+      mainnet), --port defaults to the coin's RPC port (0 picks one), --host to 127.0.0.1
+      (loopback only); the password is random unless given. Prints the URL with credentials.
+  npm run sim-node -- mine --url URL [--to SCRIPTHEX] [--count N] [--value SATS] [--no-mempool]
+  npm run sim-node -- reorg --url URL --depth N [--count M]
+      drop the top N blocks and mine M new ones (default N + 1) on the block below them
+  npm run sim-node -- send --url URL HEX          sendrawtransaction
+  npm run sim-node -- fault --url URL MODE        none | garbage | slow | down | error500
+  npm run sim-node -- call --url URL METHOD [JSON_PARAM...]   any method, e.g. getblockcount`;
+
+const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
+
+const OPTIONS = {
+  chain: { type: 'string' },
+  coin: { type: 'string', default: 'Radiant' },
+  net: { type: 'string', default: 'mainnet' },
+  port: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  user: { type: 'string', default: 'sim' },
+  password: { type: 'string' },
+  mocktime: { type: 'string' },
+  url: { type: 'string' },
+  to: { type: 'string' },
+  count: { type: 'string' },
+  value: { type: 'string' },
+  depth: { type: 'string' },
+  'no-mempool': { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+type ParsedArgs = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+type Values = ParsedArgs['values'];
+
+function wholeNumber(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`--${name} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+async function serve(values: Values): Promise<void> {
+  if (values.chain === undefined) throw new Error(`--chain FILE is required\n${USAGE}`);
+  if (!LOOPBACK_HOSTS.includes(values.host)) {
+    throw new Error(`--host must be a loopback address (${LOOPBACK_HOSTS.join(', ')})`);
+  }
+  const coin = getCoin(values.coin, values.net);
+  const node = await startSimNode({
+    coin,
+    blocks: loadChainFile(values.chain),
+    user: values.user,
+    password: values.password ?? randomBytes(12).toString('hex'),
+    host: values.host === 'localhost' ? '127.0.0.1' : values.host,
+    port: wholeNumber(values.port, 'port') ?? coin.defaultRpcPort,
+    mocktime: wholeNumber(values.mocktime, 'mocktime'),
+  });
+  console.log(`sim-node listening: ${node.url}`);
+  console.log(`${coin.name} ${coin.net}, tip ${node.tipHeight()} ${node.tipHash()}`);
+  const stop = (): void => {
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1)
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function requireUrl(values: Values): string {
+  if (values.url === undefined) throw new Error(`--url URL is required\n${USAGE}`);
+  return values.url;
+}
+
+async function reorg(url: string, values: Values): Promise<unknown> {
+  const depth = wholeNumber(values.depth, 'depth');
+  if (depth === undefined) throw new Error('reorg needs --depth N');
+  const tipHeight = (await callNode(url, 'getblockcount')) as number;
+  const count = wholeNumber(values.count, 'count') ?? depth + 1;
+  return callNode(url, 'sim_reorg', [tipHeight - depth, count]);
+}
+
+async function runClient(command: string, args: string[], values: Values): Promise<unknown> {
+  const url = requireUrl(values);
+  switch (command) {
+    case 'mine': {
+      const count = wholeNumber(values.count, 'count');
+      const sats = wholeNumber(values.value, 'value');
+      const value = sats === undefined ? undefined : String(sats);
+      const options = { scriptHex: values.to, count, value, includeMempool: !values['no-mempool'] };
+      return callNode(url, 'sim_mine', [options]);
+    }
+    case 'reorg':
+      return reorg(url, values);
+    case 'send':
+      return callNode(url, 'sendrawtransaction', [args[0] ?? '']);
+    case 'fault':
+      return callNode(url, 'sim_fault', [args[0] ?? '']);
+    case 'call':
+      return callNode(url, args[0] ?? '', args.slice(1).map((arg) => JSON.parse(arg) as unknown));
+    default:
+      throw new Error(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ options: OPTIONS, allowPositionals: true });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const [command, ...args] = positionals;
+  if (command === undefined) {
+    await serve(values);
+    return;
+  }
+  console.log(JSON.stringify(await runClient(command, args, values), null, 2));
+}
+
+main().catch((error: unknown) => {
+  console.error(`sim-node: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
