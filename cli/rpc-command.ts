@@ -1,0 +1,137 @@
+// `electrum-edge rpc <command> [args]`: a client of the indexer's admin RPC, like electrumx_rpc.
+import { request } from 'node:http';
+import { redact } from '../indexer/logger.ts';
+import { adminRpcSettings } from '../indexer/admin-rpc.ts';
+import type { CliIo } from './io.ts';
+import { UsageError, parseArgs } from './args.ts';
+
+/** Where and how to call the admin RPC. */
+export interface AdminRpcTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  timeoutMs: number;
+}
+
+/** The admin RPC answered with a JSON-RPC error. */
+export class AdminRpcCallError extends Error {
+  override name = 'AdminRpcCallError';
+  constructor(
+    readonly code: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Calls `method` with positional `params`; resolves to the result.
+ * @throws AdminRpcCallError for a JSON-RPC error reply, Error for HTTP or network failures.
+ */
+export function callAdminRpc(
+  target: AdminRpcTarget,
+  method: string,
+  params: unknown[]
+): Promise<unknown> {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+  const auth = Buffer.from(`${target.user}:${target.password}`).toString('base64');
+  return new Promise((done, fail) => {
+    const req = request(
+      {
+        host: target.host.replace(/^\[(.*)\]$/, '$1'),
+        port: target.port,
+        method: 'POST',
+        path: '/',
+        agent: false,
+        timeout: target.timeoutMs,
+        headers: { 'content-type': 'application/json', authorization: `Basic ${auth}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          settle(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), done, fail);
+        });
+      }
+    );
+    req.on('timeout', () => req.destroy(new Error(`no reply within ${target.timeoutMs} ms`)));
+    req.on('error', (error) => {
+      const where = `http://${urlHost(target.host)}:${target.port}`;
+      fail(new Error(`cannot reach the admin RPC at ${where}: ${error.message}`));
+    });
+    req.end(body);
+  });
+}
+
+function settle(
+  status: number,
+  text: string,
+  done: (result: unknown) => void,
+  fail: (error: Error) => void
+): void {
+  let reply: { result?: unknown; error?: { code?: unknown; message?: unknown } };
+  try {
+    reply = JSON.parse(text) as typeof reply;
+  } catch {
+    fail(new Error(`the admin RPC answered HTTP ${status} without JSON`));
+    return;
+  }
+  if (reply.error !== undefined) {
+    const code = typeof reply.error.code === 'number' ? reply.error.code : 0;
+    fail(new AdminRpcCallError(code, String(reply.error.message ?? 'error')));
+    return;
+  }
+  done(reply.result ?? null);
+}
+
+// Arguments are JSON when they parse (numbers, lists, true), else plain strings, so that
+// `rpc disconnect 12` sends a number and `rpc log all` a string.
+function parseParam(arg: string): unknown {
+  try {
+    return JSON.parse(arg) as unknown;
+  } catch {
+    return arg;
+  }
+}
+
+/** Runs the `rpc` subcommand; returns the exit code (0 ok, 1 error reply, 2 usage or network). */
+export async function runRpcCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, ['host', 'port', 'timeout'], []);
+  const [method, ...rest] = args.positionals;
+  if (method === undefined) {
+    throw new UsageError('rpc needs a command, e.g. `electrum-edge rpc getinfo`');
+  }
+  const settings = adminRpcSettings(io.env);
+  const timeoutSeconds = Number(args.options.get('timeout') ?? '30');
+  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+  const target: AdminRpcTarget = {
+    host: args.options.get('host') ?? settings.host,
+    port: Number(args.options.get('port') ?? settings.port),
+    user: settings.user,
+    password: settings.password,
+    timeoutMs: timeoutSeconds * 1000,
+  };
+  if (target.user === '' || target.password === '') {
+    io.stderr('RPC_USER and RPC_PASSWORD must be set in the environment (not in arguments)\n');
+    return 2;
+  }
+  try {
+    const result = await callAdminRpc(target, method, rest.map(parseParam));
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    const secrets = [target.password];
+    if (error instanceof AdminRpcCallError) {
+      const shown = { code: error.code, message: redact(error.message, secrets) };
+      io.stderr(`${JSON.stringify(shown, null, 2)}\n`);
+      return 1;
+    }
+    io.stderr(`${redact(error instanceof Error ? error.message : String(error), secrets)}\n`);
+    return 2;
+  }
+}
