@@ -1,0 +1,112 @@
+// Settings: defaults, every documented variable, and one clear error per bad value (no secrets).
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const TOKEN = 'k'.repeat(32);
+const BASE = {
+  DAEMON_URL: 'http://rpcuser:s3cret-pass@127.0.0.1:7332',
+  DB_DIRECTORY: '/tmp/edge-index',
+  INDEX_SERVER_TOKEN: TOKEN,
+};
+
+function failure(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('loadConfig accepted a bad environment');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(BASE);
+    expect(config).toMatchObject({
+      daemonUrl: 'http://127.0.0.1:7332',
+      daemonUser: 'rpcuser',
+      daemonPassword: 's3cret-pass',
+      dbPath: join('/tmp/edge-index', 'index.db'),
+      reorgLimit: 200,
+      indexServerHost: '127.0.0.1',
+      indexServerPort: 8081,
+      indexServerToken: TOKEN,
+      pollIntervalMs: 1000,
+      flushBlocks: 100,
+      logLevel: undefined,
+    });
+    expect(config.coin.name).toBe('Radiant');
+    expect(config.coin.net).toBe('mainnet');
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      ...BASE,
+      COIN: 'BitcoinCash',
+      NET: 'regtest',
+      DB_DIRECTORY: undefined,
+      DB_URL: 'file:/var/tmp/x/index.db',
+      REORG_LIMIT: '70',
+      INDEX_SERVER_HOST: '::1',
+      INDEX_SERVER_PORT: '0',
+      POLL_INTERVAL_MS: '250',
+      FLUSH_BLOCKS: '5',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      dbPath: '/var/tmp/x/index.db',
+      reorgLimit: 70,
+      indexServerHost: '::1',
+      indexServerPort: 0,
+      pollIntervalMs: 250,
+      flushBlocks: 5,
+      logLevel: 'debug',
+    });
+    expect(`${config.coin.name} ${config.coin.net}`).toBe('BitcoinCash regtest');
+  });
+
+  it('takes the coin default RPC port and decodes escaped credentials', () => {
+    const daemonUrl = 'http://u%40x:p%3Aw@localhost';
+    const config = loadConfig({ ...BASE, COIN: 'Bitcoin', DAEMON_URL: daemonUrl });
+    expect(config.daemonUrl).toBe('http://localhost:8332');
+    expect([config.daemonUser, config.daemonPassword]).toEqual(['u@x', 'p:w']);
+  });
+
+  it('resolves file: URLs and relative paths', () => {
+    const withUrl = (url: string): string =>
+      loadConfig({ ...BASE, DB_DIRECTORY: undefined, DB_URL: url }).dbPath;
+    expect(withUrl('file:///srv/i.db')).toBe('/srv/i.db');
+    expect(withUrl('file:rel/i.db')).toBe(resolve('rel/i.db'));
+  });
+
+  it.each([
+    [{ DAEMON_URL: undefined }, /^DAEMON_URL is required/],
+    [{ DAEMON_URL: 'not a url s3cret-pass' }, /^DAEMON_URL is not a URL/],
+    [{ DAEMON_URL: 'ftp://u:s3cret-pass@h:1' }, /^DAEMON_URL must start with http/],
+    [{ DAEMON_URL: 'http://127.0.0.1:7332' }, /^DAEMON_URL needs credentials/],
+    [{ COIN: 'Dogecoin' }, /^COIN\/NET: unknown coin "Dogecoin"; valid: Radiant, BitcoinCash/],
+    [{ NET: 'signet' }, /^COIN\/NET: unknown network "signet"/],
+    [{ DB_DIRECTORY: undefined }, /^DB_DIRECTORY or DB_URL is required/],
+    [{ DB_URL: 'file:/x.db' }, /^set DB_DIRECTORY or DB_URL, not both/],
+    [
+      { DB_DIRECTORY: undefined, DB_URL: 'libsql://db.example?authToken=s3cret-pass' },
+      /^DB_URL scheme "libsql:" is not supported yet/,
+    ],
+    [
+      { DB_DIRECTORY: undefined, DB_URL: 'https://db.example' },
+      /^DB_URL scheme "https:" is not supported yet/,
+    ],
+    [{ REORG_LIMIT: '0' }, /^REORG_LIMIT must be an integer from 1 to 100000, got "0"/],
+    [{ REORG_LIMIT: '12abc' }, /^REORG_LIMIT must be an integer/],
+    [{ INDEX_SERVER_PORT: '70000' }, /^INDEX_SERVER_PORT must be an integer from 0 to 65535/],
+    [{ POLL_INTERVAL_MS: '-5' }, /^POLL_INTERVAL_MS must be an integer/],
+    [{ FLUSH_BLOCKS: '1.5' }, /^FLUSH_BLOCKS must be an integer/],
+    [{ INDEX_SERVER_TOKEN: undefined }, /^INDEX_SERVER_TOKEN is required/],
+    [{ INDEX_SERVER_TOKEN: 'short' }, /^INDEX_SERVER_TOKEN must be at least 16 characters/],
+  ])('refuses %o naming the setting', (change, message) => {
+    const error = failure({ ...BASE, ...change });
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('s3cret-pass');
+  });
+});

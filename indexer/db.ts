@@ -1,0 +1,161 @@
+// The index file: opened with better-sqlite3, migrated, with cached prepared statements.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Coin } from '../core/coins.ts';
+
+export type Sqlite = Database.Database;
+export type Statement = Database.Statement;
+
+const MIGRATIONS_DIR = resolve(import.meta.dirname, '../migrations');
+const MIGRATIONS_TABLE = '__drizzle_migrations';
+// Negative cache_size is KiB: 128 MiB of pages keeps the hot B-tree levels of history, utxos and
+// txs_by_txid in memory during initial sync while RSS stays well under DESIGN §8's 500 MB.
+const PAGE_CACHE_KIB = 131_072;
+
+/** The single chain_state row. */
+export interface ChainState {
+  coin: string;
+  net: string;
+  height: number;
+  tipHash: Uint8Array | null;
+  txCount: number;
+  lastChangeSeq: number;
+}
+
+interface ChainStateRow {
+  coin: string;
+  net: string;
+  height: number;
+  tip_hash: Uint8Array | null;
+  tx_count: number;
+  last_change_seq: number;
+}
+
+/** An open index: the connection plus a cache of prepared statements keyed by SQL text. */
+export class IndexDb {
+  readonly sqlite: Sqlite;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(sqlite: Sqlite) {
+    this.sqlite = sqlite;
+  }
+
+  /** The prepared statement for `sql`, compiled once per connection. */
+  prepare(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.sqlite.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `work` inside one SQLite transaction: all of it commits or none of it does. */
+  transaction<T>(work: () => T): T {
+    return this.sqlite.transaction(work)();
+  }
+
+  readChainState(): ChainState {
+    const row = this.prepare(
+      'SELECT coin, net, height, tip_hash, tx_count, last_change_seq FROM chain_state WHERE id = 0'
+    ).get() as ChainStateRow | undefined;
+    if (row === undefined) throw new Error('chain_state row missing: index not initialised');
+    return {
+      coin: row.coin,
+      net: row.net,
+      height: row.height,
+      tipHash: row.tip_hash === null ? null : new Uint8Array(row.tip_hash),
+      txCount: row.tx_count,
+      lastChangeSeq: row.last_change_seq,
+    };
+  }
+
+  close(): void {
+    this.statements.clear();
+    if (this.sqlite.open) this.sqlite.close();
+  }
+}
+
+interface JournalEntry {
+  tag: string;
+  when: number;
+}
+
+function readJournal(dir: string): JournalEntry[] {
+  const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as {
+    entries?: JournalEntry[];
+  };
+  return [...(journal.entries ?? [])].sort((a, b) => a.when - b.when);
+}
+
+/**
+ * Applies migrations/*.sql in journal order, recording each in drizzle's own bookkeeping table
+ * (same columns and rules as drizzle-orm's SQLite migrator), so drizzle-kit sees the same state.
+ */
+export function migrate(sqlite: Sqlite, dir = MIGRATIONS_DIR): number {
+  sqlite.exec(
+    `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}
+     (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)`
+  );
+  const last = sqlite
+    .prepare(`SELECT created_at FROM ${MIGRATIONS_TABLE} ORDER BY created_at DESC LIMIT 1`)
+    .get() as { created_at: number } | undefined;
+  const pending = readJournal(dir).filter(
+    (entry) => last === undefined || entry.when > last.created_at
+  );
+  const record = sqlite.prepare(`INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES (?, ?)`);
+  sqlite.transaction(() => {
+    for (const entry of pending) {
+      const text = readFileSync(join(dir, `${entry.tag}.sql`), 'utf8');
+      for (const statement of text.split('--> statement-breakpoint')) {
+        if (statement.trim() !== '') sqlite.exec(statement);
+      }
+      record.run(createHash('sha256').update(text).digest('hex'), entry.when);
+    }
+  })();
+  return pending.length;
+}
+
+function ensureChainState(db: IndexDb, coin: Coin): void {
+  const existing = db.prepare('SELECT coin, net FROM chain_state WHERE id = 0').get() as
+    | { coin: string; net: string }
+    | undefined;
+  if (existing === undefined) {
+    db.prepare(
+      `INSERT INTO chain_state
+       (id, coin, net, height, tip_hash, tx_count, last_change_seq, relay_fee)
+       VALUES (0, ?, ?, -1, NULL, 0, 0, NULL)`
+    ).run(coin.name, coin.net);
+    return;
+  }
+  if (existing.coin !== coin.name || existing.net !== coin.net) {
+    throw new Error(
+      `the index holds ${existing.coin} ${existing.net}, not ${coin.name} ${coin.net}; ` +
+        'point DB_DIRECTORY elsewhere or fix COIN/NET'
+    );
+  }
+}
+
+/** Opens (creating if needed) the index at `path` for `coin`, migrated and tuned for writing. */
+export function openIndexDb(path: string, coin: Coin): IndexDb {
+  mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  try {
+    sqlite.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file,
+    // and every commit still ends on a block boundary.
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    sqlite.pragma('temp_store = MEMORY');
+    sqlite.pragma('busy_timeout = 5000');
+    migrate(sqlite);
+    const db = new IndexDb(sqlite);
+    ensureChainState(db, coin);
+    return db;
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+// Reorgs: find where our chain and the node's part, then unwind our blocks above that point.
+import { hashToHex } from '../core/bytes.ts';
+import type { Coin } from '../core/coins.ts';
+import { unwindTipBlock } from './block-unwinder.ts';
+import type { Daemon } from './daemon.ts';
+import type { IndexDb } from './db.ts';
+import { log } from './log.ts';
+
+/** The node's chain cannot be followed (too deep a reorg, another genesis): the indexer stops. */
+export class ChainMismatchError extends Error {
+  override name = 'ChainMismatchError';
+}
+
+const COMPARE_BATCH = 16;
+
+function ourHashHex(db: IndexDb, height: number): string {
+  const row = db.prepare('SELECT hash FROM headers WHERE height = ?').get(height) as
+    | { hash: Uint8Array }
+    | undefined;
+  if (row === undefined) throw new Error(`header ${height} missing from the index`);
+  return hashToHex(row.hash);
+}
+
+/**
+ * The highest height at which our header and the node's agree, walking down from
+ * min(our tip, node tip) in batches of getblockhash calls.
+ * @throws ChainMismatchError when no common block lies within `reorgLimit` of our tip.
+ */
+export async function findForkHeight(
+  db: IndexDb,
+  daemon: Daemon,
+  ourHeight: number,
+  nodeHeight: number,
+  reorgLimit: number
+): Promise<number> {
+  let top = Math.min(ourHeight, nodeHeight);
+  const floor = Math.max(ourHeight - reorgLimit, 0);
+  while (top >= floor) {
+    const count = Math.min(COMPARE_BATCH, top - floor + 1);
+    const from = top - count + 1;
+    const nodeHashes = await daemon.blockHashes(from, count);
+    for (let height = top; height >= from; height--) {
+      if (nodeHashes[height - from] === ourHashHex(db, height)) return height;
+    }
+    top = from - 1;
+  }
+  if (floor === 0) {
+    throw new ChainMismatchError(
+      'the node does not share our genesis block: wrong COIN/NET for this node or index'
+    );
+  }
+  throw new ChainMismatchError(
+    `reorg deeper than REORG_LIMIT=${reorgLimit} blocks below our tip ${ourHeight}: ` +
+      'not unwinding; rebuild the index or raise REORG_LIMIT'
+  );
+}
+
+/** Unwinds every block above `forkHeight` in one transaction and logs the reorg. */
+export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight: number): void {
+  const fromHeight = db.readChainState().height;
+  const started = Date.now();
+  db.transaction(() => {
+    for (let height = fromHeight; height > forkHeight; height--) {
+      unwindTipBlock(db, coin, reorgLimit);
+    }
+  });
+  log.info('reorg', {
+    from_height: fromHeight,
+    fork_height: forkHeight,
+    depth: fromHeight - forkHeight,
+    ms: Date.now() - started,
+  });
+}

@@ -1,0 +1,125 @@
+// Reorgs seen by the running indexer: depth 1 and 3 with built blocks, the real btcd side chain
+// forking at genesis, and a reorg deeper than REORG_LIMIT. After a reorg the chain tables equal a
+// clean sync of the winning chain.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin, type Coin } from '../core/coins.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
+import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import {
+  caughtUpAt,
+  CHAIN_TABLES,
+  expectIndexMatchesReference,
+  growChain,
+  headerInfo,
+  PROJECT_DIR,
+  startIndexer,
+  stopIndexer,
+  tableDigests,
+  tempDir,
+  type IndexerRun,
+} from './indexer-support.ts';
+import { readReferenceChain } from './support/reference-chain.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function simNode(coin: Coin, blocks: string[]): Promise<SimNode> {
+  const node = await startSimNode({ coin, blocks, user: 'rpc', password: 'sim-pass-0123456789' });
+  cleanups.push(() => node.close());
+  return node;
+}
+
+function indexer(
+  node: SimNode,
+  coin: Coin,
+  extra: Record<string, string> = {}
+): { run: IndexerRun; dbPath: string } {
+  const dir = tempDir();
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const settings = { DAEMON_URL: node.url, COIN: coin.name, NET: coin.net, DB_DIRECTORY: dir };
+  const run = startIndexer({ ...settings, ...extra });
+  cleanups.push(async () => {
+    if ((await Promise.race([run.exited, Promise.resolve(null)])) === null) await stopIndexer(run);
+  });
+  return { run, dbPath: join(dir, 'index.db') };
+}
+
+/** Syncs `blocks` from scratch in a fresh process and returns the chain-table digests. */
+async function cleanSyncDigests(coin: Coin, blocks: string[]): Promise<Record<string, string>> {
+  const node = await simNode(coin, blocks);
+  const { run, dbPath } = indexer(node, coin);
+  await run.waitFor(caughtUpAt(blocks.length - 1, node.tipHash()));
+  expect(await stopIndexer(run)).toBe(0);
+  return tableDigests(dbPath, CHAIN_TABLES);
+}
+
+describe('indexer reorgs', () => {
+  const bch = getCoin('BitcoinCash', 'regtest');
+  const base = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
+  const chainA = growChain(bch, base, 6, 5, 'branch-a');
+
+  it.each([1, 3])('unwinds a reorg of depth %i, ending equal to a clean sync', async (depth) => {
+    const tipA = chainA.length - 1;
+    const fork = tipA - depth;
+    // The winner is one block longer and spends other outputs than the loser did.
+    const winner = growChain(bch, chainA.slice(0, fork + 1), depth + 1, 4, `branch-b${depth}`, 7);
+    const node = await simNode(bch, chainA);
+    const { run, dbPath } = indexer(node, bch);
+    await run.waitFor(caughtUpAt(tipA, headerInfo(chainA[tipA] ?? '', 'sha256d').hash));
+    node.reorg(fork, winner.slice(fork + 1));
+    await run.waitFor(caughtUpAt(winner.length - 1, node.tipHash()));
+    const reorg = await run.waitFor((e) => e.event === 'reorg');
+    expect(reorg).toMatchObject({ from_height: tipA, fork_height: fork, depth });
+    expect(await stopIndexer(run)).toBe(0);
+
+    expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(await cleanSyncDigests(bch, winner));
+    expectIndexMatchesReference(dbPath, readReferenceChain(winner, 'sha256d'));
+  });
+
+  it('follows the real btcd side chain forking at mainnet genesis (depth 4)', async () => {
+    const btc = getCoin('Bitcoin', 'mainnet');
+    // blk_0_to_4.dat.bz2 decompressed (test/fixtures/DERIVED.md): genesis + the side chain.
+    const records = loadChainFile(
+      join(PROJECT_DIR, 'test/fixtures/chains/btcd_sidechain_blocks_0-4.json')
+    );
+    const main = loadChainFile(join(PROJECT_DIR, 'data/bitcoin_mainnet_0-255.json')).slice(0, 5);
+    expect(records).toHaveLength(5);
+    expect(records[0]).toBe(main[0]);
+    const node = await simNode(btc, main);
+    const { run, dbPath } = indexer(node, btc);
+    await run.waitFor(caughtUpAt(4, headerInfo(main[4] ?? '', 'sha256d').hash));
+    node.reorg(0, records.slice(1));
+    // The side chain's tip hash as test/fixtures/chains/SOURCES.md gives it.
+    const sideTip = '000000002f264d6504013e73b9c913de9098d4d771c1bb219af475d2a01b128e';
+    await run.waitFor(caughtUpAt(4, sideTip));
+    const reorg = await run.waitFor((e) => e.event === 'reorg');
+    expect(reorg).toMatchObject({ fork_height: 0, depth: 4 });
+    expect(await stopIndexer(run)).toBe(0);
+
+    expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(await cleanSyncDigests(btc, records));
+    expectIndexMatchesReference(dbPath, readReferenceChain(records, 'sha256d'));
+  });
+
+  it('stops without touching the index when a reorg is deeper than REORG_LIMIT', async () => {
+    const node = await simNode(bch, chainA);
+    const { run, dbPath } = indexer(node, bch, { REORG_LIMIT: '2' });
+    const tipA = chainA.length - 1;
+    await run.waitFor(caughtUpAt(tipA));
+    const before = tableDigests(dbPath);
+    const winner = growChain(bch, chainA.slice(0, tipA - 2), 4, 1, 'too-deep');
+    node.reorg(tipA - 3, winner.slice(tipA - 2));
+    const { code } = await run.exited;
+    expect(code).toBe(1);
+    const errors = run.events.filter((e) => e.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0]?.error)).toMatch(
+      /reorg deeper than REORG_LIMIT=2 blocks below our tip 109/
+    );
+    expect(tableDigests(dbPath)).toEqual(before);
+  });
+});
