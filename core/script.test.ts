@@ -129,3 +129,14 @@ describe('pushRefs', () => {
     expect(refToString(ref)).toBe(`${txid}i263`);
   });
 });
+
+describe('scriptHash leaves its input alone', () => {
+  it('does not zero the refs of a Buffer it is given (Buffer#slice shares memory)', () => {
+    const radiant = getCoin('Radiant', 'mainnet');
+    const ref = randomBytes(36).toString('hex');
+    const script = Buffer.from(`d8${ref}7576a914${'11'.repeat(20)}88ac`, 'hex');
+    const before = Buffer.from(script);
+    scriptHash(script, radiant);
+    expect(script.equals(before)).toBe(true);
+  });
+});

@@ -115,7 +115,8 @@ export function zeroRefsForHash(script: Uint8Array): Uint8Array {
     else if (REF_OPERAND_OPS.has(op.opcode)) refOperandStarts.push(op.operandStart);
   }
   if (!hasChecksig || refOperandStarts.length === 0) return script;
-  const zeroed = script.slice();
+  // A copy, never a view: Buffer#slice shares memory, and the caller's script must stay intact.
+  const zeroed = new Uint8Array(script);
   for (const start of refOperandStarts) zeroed.fill(0, start, start + REF_BYTES);
   return zeroed;
 }

@@ -76,7 +76,12 @@ function compress(h: Uint32Array, w: Uint32Array, block: Uint8Array, offset: num
   h[7] = (h[7] ?? 0) + hh;
 }
 
-const textEncoder = new TextEncoder();
+/** The status text is ASCII (hex, digits, '-', ':'); a plain loop beats TextEncoder here. */
+function asciiBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
 
 /**
  * Incremental SHA-256 over the Electrum status text whose state can be saved into a compact
@@ -135,7 +140,7 @@ export class StatusHasher {
     if (!Number.isSafeInteger(height)) {
       throw new RangeError(`integer height expected, got ${height}`);
     }
-    this.update(textEncoder.encode(`${txHash}:${height}:`));
+    this.update(asciiBytes(`${txHash}:${height}:`));
   }
 
   /** Hashes raw bytes (the building block of add). */

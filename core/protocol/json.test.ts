@@ -1,6 +1,6 @@
 // Tests of the reply serializer: same text as JSON.stringify, plus exact bigint amounts.
 import { describe, expect, it } from 'vitest';
-import { encodeJson } from './json.ts';
+import { coinAmount, encodeJson, RawJson } from './json.ts';
 
 describe('encodeJson', () => {
   it('writes what JSON.stringify writes for plain JSON values', () => {
@@ -36,5 +36,17 @@ describe('encodeJson', () => {
       expect(() => encodeJson(value)).toThrow(TypeError);
     }
     expect(() => encodeJson(undefined)).toThrow(TypeError);
+  });
+
+  it('writes raw JSON text and coin amounts with 8 decimals, exactly', () => {
+    expect(encodeJson({ cached: new RawJson('{"a":[1,2]}') })).toBe('{"cached":{"a":[1,2]}}');
+    // The fixture electrumx-tx-bitcoin_regtest_001_p2wpkh.json prints 30,000,000 sats so.
+    expect(encodeJson(coinAmount(30_000_000n))).toBe('0.30000000');
+    expect(encodeJson(coinAmount(0n))).toBe('0.00000000');
+    expect(encodeJson(coinAmount(1n))).toBe('0.00000001');
+    expect(encodeJson(coinAmount(-150_000_000n))).toBe('-1.50000000');
+    // Past 2^53 photons a double would round; the text keeps every digit.
+    expect(encodeJson(coinAmount(2n ** 63n - 1n))).toBe('92233720368.54775807');
+    expect(JSON.parse(encodeJson([coinAmount(79_999_200n)]))).toEqual([0.799992]);
   });
 });

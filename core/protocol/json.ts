@@ -1,6 +1,32 @@
 // JSON text for replies: like JSON.stringify, but bigint amounts are written as exact integers.
 
 /**
+ * JSON text written into a reply as it is: amounts in coins with their 8 decimals ("0.30000000",
+ * as the node prints them) and answers kept from an earlier encodeJson (the edge cache). The text
+ * must be one valid JSON value that we produced; client input never goes in here.
+ */
+export class RawJson {
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+const COIN_DECIMALS = 8;
+
+/**
+ * An amount in satoshis/photons as a JSON number in coins with exactly 8 decimals, the node's
+ * ValueFromAmount (radiant-node src/core_write.cpp); exact for any int64, unlike a double.
+ */
+export function coinAmount(sats: bigint): RawJson {
+  const negative = sats < 0n;
+  const digits = (negative ? -sats : sats).toString().padStart(COIN_DECIMALS + 1, '0');
+  const whole = digits.slice(0, -COIN_DECIMALS);
+  return new RawJson(`${negative ? '-' : ''}${whole}.${digits.slice(-COIN_DECIMALS)}`);
+}
+
+/**
  * Serializes a reply value. Amounts are bigint because Radiant balances pass 2^53 (DESIGN §3);
  * JSON.stringify refuses bigint and a Number would round, so this writes their decimal digits.
  * Object keys whose value is undefined are left out, as JSON.stringify does.
@@ -29,6 +55,7 @@ function writeValue(value: unknown, parts: string[]): void {
       return;
     case 'object':
       if (value === null) parts.push('null');
+      else if (value instanceof RawJson) parts.push(value.text);
       else if (Array.isArray(value)) writeArray(value, parts);
       else writeObject(value as Record<string, unknown>, parts);
       return;

@@ -15,6 +15,8 @@ export interface MethodSpec {
   readonly until?: string;
   /** Needs a session that outlives the call (subscriptions): refused over stateless HTTP. */
   readonly stateful?: boolean;
+  /** Offered only on Radiant (ref opcodes), as Radiant's ElectrumX offers it. */
+  readonly radiantOnly?: boolean;
   /**
    * Base cost in ElectrumX units (DESIGN §6); handlers will add size-dependent parts.
    * TODO(soon): no limiter reads this yet; the cost model of DESIGN §6 is a later task.
@@ -22,7 +24,7 @@ export interface MethodSpec {
   readonly cost: number;
 }
 
-type Flags = Pick<MethodSpec, 'ignoresExtraParams' | 'since' | 'until' | 'stateful'>;
+type Flags = Pick<MethodSpec, 'ignoresExtraParams' | 'since' | 'until' | 'stateful' | 'radiantOnly'>;
 
 function row(
   name: string,
@@ -46,7 +48,8 @@ const ROWS: readonly MethodSpec[] = [
   row('blockchain.headers.subscribe', [], 0, 0.25, { stateful: true }),
   row('blockchain.block.header', ['height', 'cp_height'], 1, 1),
   row('blockchain.block.headers', ['start_height', 'count', 'cp_height'], 2, 1),
-  row('blockchain.estimatefee', ['number'], 1, 0.1),
+  // `mode` came with 1.6; ElectrumX accepts it from older sessions too, and so do we.
+  row('blockchain.estimatefee', ['number', 'mode'], 1, 0.1),
   row('blockchain.relayfee', [], 0, 1, { until: '1.6' }),
   row('blockchain.scripthash.get_balance', ['scripthash'], 1, 1),
   row('blockchain.scripthash.get_history', ['scripthash'], 1, 0.2),
@@ -56,11 +59,24 @@ const ROWS: readonly MethodSpec[] = [
   // ElectrumX offers unsubscribe from 1.4.2 only; we keep it for every 1.4 session because
   // wallets that never send server.version still call it.
   row('blockchain.scripthash.unsubscribe', ['scripthash'], 1, 0.1, { stateful: true }),
+  row('blockchain.transaction.broadcast', ['raw_tx'], 1, 0.25),
   row('blockchain.transaction.get', ['tx_hash', 'verbose'], 1, 1),
   row('blockchain.transaction.get_merkle', ['tx_hash', 'height'], 2, 1),
   row('blockchain.transaction.id_from_pos', ['height', 'tx_pos', 'merkle'], 2, 1),
+  row('blockchain.ref.get', ['ref'], 1, 0.3, { radiantOnly: true }),
   row('mempool.get_fee_histogram', [], 0, 1),
+  // mempool.get_info replaces blockchain.relayfee from 1.6 (protocol-changes.rst).
+  row('mempool.get_info', [], 0, 1, { since: '1.6' }),
 ];
 
 /** Every method the server knows, by name. */
 export const METHODS: ReadonlyMap<string, MethodSpec> = new Map(ROWS.map((row) => [row.name, row]));
+
+const NON_RADIANT_METHODS: ReadonlyMap<string, MethodSpec> = new Map(
+  ROWS.filter((row) => row.radiantOnly !== true).map((row) => [row.name, row])
+);
+
+/** The methods a server for this chain offers: Radiant-only ones are left out elsewhere. */
+export function methodsForChain(radiant: boolean): ReadonlyMap<string, MethodSpec> {
+  return radiant ? METHODS : NON_RADIANT_METHODS;
+}

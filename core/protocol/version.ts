@@ -6,8 +6,17 @@ export const SERVER_SOFTWARE = 'electrum-edge 0.1.0';
 
 /** Oldest protocol version served; sessions that never send server.version speak this one. */
 export const PROTOCOL_MIN = '1.4';
-/** Newest protocol version served (1.4.2 added blockchain.scripthash.unsubscribe). */
-export const PROTOCOL_MAX = '1.4.2';
+/**
+ * Newest protocol version served. 1.5 was skipped by the protocol docs (no changes are defined for
+ * it), so a session that settles on 1.5 behaves as 1.4.2 does.
+ */
+export const PROTOCOL_MAX = '1.6';
+
+/**
+ * First version in which server.version must be the session's first message and
+ * blockchain.block.headers answers with a `headers` list (protocol-changes.rst, version 1.6).
+ */
+export const PROTOCOL_1_6 = '1.6';
 
 /**
  * Parses "1.4.2" into [1, 4, 2]. Anything else (not a string, empty parts, signs, letters) gives
@@ -59,6 +68,11 @@ export function negotiateVersion(
     throw new RpcError(BAD_REQUEST, message, { disconnect: true });
   }
   return formatVersion(result);
+}
+
+/** True when `version` is `since` or later. */
+export function versionAtLeast(version: string, since: string): boolean {
+  return compareVersions(parseVersion(version), parseVersion(since)) >= 0;
 }
 
 /** True when `version` lies in [since, until); either bound may be absent. */
