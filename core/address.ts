@@ -84,7 +84,9 @@ export function segwitAddress(hrp: string, version: number, program: Uint8Array)
   return `${hrp}1${[...data, ...checksum].map((v) => BECH32_CHARSET[v]).join('')}`;
 }
 
-const CASHADDR_GENERATORS = [0x98f2bc8e61n, 0x79b76d99e2n, 0xf33e5fb3c4n, 0xae2eabe2a8n, 0x1e4f43e470n];
+const CASHADDR_GENERATORS = [
+  0x98f2bc8e61n, 0x79b76d99e2n, 0xf33e5fb3c4n, 0xae2eabe2a8n, 0x1e4f43e470n,
+];
 
 function cashaddrPolymod(values: number[]): bigint {
   let check = 1n;
@@ -112,7 +114,9 @@ export function cashAddress(prefix: string, type: 'p2pkh' | 'p2sh', hash: Uint8A
   const payload = toFiveBitGroups(concatBytes(Uint8Array.of(versionByte), hash));
   const prefixValues = [...prefix].map((c) => c.charCodeAt(0) & 31);
   const polymod = cashaddrPolymod([...prefixValues, 0, ...payload, 0, 0, 0, 0, 0, 0, 0, 0]);
-  const checksum = Array.from({ length: 8 }, (_, i) => Number((polymod >> BigInt(5 * (7 - i))) & 31n));
+  const checksum = Array.from({ length: 8 }, (_, i) => {
+    return Number((polymod >> BigInt(5 * (7 - i))) & 31n);
+  });
   return `${prefix}:${[...payload, ...checksum].map((v) => BECH32_CHARSET[v]).join('')}`;
 }
 

@@ -176,6 +176,16 @@ export const mempoolSpends = sqliteTable(
   ]
 );
 
+/** Radiant: every unconfirmed tx with an output pushing `ref` (blockchain.ref.get at height 0). */
+export const mempoolRefs = sqliteTable(
+  'mempool_refs',
+  {
+    ref: bytes('ref').notNull(),
+    txid: bytes('txid').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ref, t.txid] })]
+);
+
 /** The node's fee estimates for targets 1..25, since the Worker cannot reach the node. */
 export const feeEstimates = sqliteTable('fee_estimates', {
   targetBlocks: integer('target_blocks').primaryKey(),
@@ -230,11 +240,23 @@ export const changes = sqliteTable('changes', {
  *              block deletes both. Pruned below tip - REORG_LIMIT.
  * status       key hashx 32. status: the current status hash (32 raw bytes of SHA-256, the
  *              wire form is its plain hex) or NULL. confirmed_state: core StatusHasher state over
- *              the confirmed history, so a block adds its entries without rereading history.
- *              confirmed_count: confirmed history length. A script hash with no history has
- *              no row.
- * mempool_*    unconfirmed txs (height 0, or -1 with an unconfirmed input), their outputs and
- *              spends; seen_at is unix seconds. Not written yet: mempool tracking is a later task.
+ *              the confirmed history, so a block adds its entries without rereading history;
+ *              NULL when confirmed_count is 0. status covers the confirmed entries, then the
+ *              mempool ones (height 0 before -1, ties by display txid; DESIGN §5), extended from
+ *              confirmed_state (indexer/mempool-status.ts). A script hash with neither confirmed
+ *              nor mempool history has no row.
+ * mempool_txs  key txid 32. raw as the node sent it, fee int64 (inputs minus outputs), height 0,
+ *              or -1 when an input spends another mempool tx, size = raw bytes, seen_at = unix
+ *              seconds when the indexer first saw it (not chain data: digests leave it out).
+ * mempool_history key (hashx 32, txid 32): unconfirmed txs touching a script hash, as in history.
+ * mempool_outputs key (txid, vout u32). hashx, value, refs as in utxos, for every spendable
+ *              output of a mempool tx, also when another mempool tx spends it (mempool_spends
+ *              says so): listunspent leaves those out, get_balance counts both sides.
+ * mempool_spends key (prev_txid 32, prev_vout u32): the outpoint a mempool tx spends (txid),
+ *              with the hashx and value the spent output held (confirmed or mempool).
+ * mempool_refs key (ref 36, txid 32): Radiant refs pushed by mempool outputs, like refs.
+ *              The mempool tables are written by indexer/mempool*.ts: a refresh from the node
+ *              and, inside each block's transaction, the removal of mined and conflicting txs.
  * fee_estimates key target_blocks 1..25; fee_rate coin/kB, -1 when the node has no estimate.
  * changes      key seq (1, 2, ...). One row per applied or unwound block: the new tip height
  *              and hash, hashxes = the touched script hashes, n x 32 bytes, sorted bytewise.

@@ -64,9 +64,8 @@ function isPayToPubkeyHash(script: Uint8Array): boolean {
 
 /** The hash of a P2SH output (20 bytes; 32 for Bitcoin Cash's P2SH32), or null. */
 function matchPayToScriptHash(script: Uint8Array, coin: Coin): Uint8Array | null {
-  if (script.length === 23 && script[0] === OP_HASH160 && script[1] === 20 && script[22] === OP_EQUAL) {
-    return script.subarray(2, 22);
-  }
+  const p2sh20 = script.length === 23 && script[0] === OP_HASH160 && script[1] === 20;
+  if (p2sh20 && script[22] === OP_EQUAL) return script.subarray(2, 22);
   const p2sh32 = coin.name === 'BitcoinCash' && script.length === 35 && script[0] === OP_HASH256;
   if (p2sh32 && script[1] === 32 && script[34] === OP_EQUAL) return script.subarray(2, 34);
   return null;
@@ -108,7 +107,9 @@ const PAY_TO_ANCHOR = Uint8Array.of(0x4e, 0x73);
 
 function witnessClass(version: number, program: Uint8Array): OutputClass | null {
   const destinations: Destination[] = [{ kind: 'witness', version, program }];
-  const type = (name: string): OutputClass => ({ type: name, destinations, required: 1, pubkeys: [] });
+  const type = (name: string): OutputClass => {
+    return { type: name, destinations, required: 1, pubkeys: [] };
+  };
   if (version === 0 && program.length === 20) return type('witness_v0_keyhash');
   if (version === 0 && program.length === 32) return type('witness_v0_scripthash');
   if (version === 1 && program.length === 32) return type('witness_v1_taproot');
@@ -123,26 +124,27 @@ function witnessClass(version: number, program: Uint8Array): OutputClass | null 
  * multisig outputs; Bitcoin Cash Node and radiant-node give the P2PKH of each key.
  */
 export function classifyOutput(script: Uint8Array, coin: Coin): OutputClass {
-  const none = (type: string): OutputClass => ({ type, destinations: [], required: 1, pubkeys: [] });
+  const core = coin.name === 'Bitcoin';
+  const single = (type: string, destinations: Destination[], pubkeys: Uint8Array[] = []) => {
+    return { type, destinations, required: 1, pubkeys };
+  };
   const scriptHash = matchPayToScriptHash(script, coin);
-  if (scriptHash !== null) {
-    return { type: 'scripthash', destinations: [{ kind: 'p2sh', hash: scriptHash }], required: 1, pubkeys: [] };
-  }
-  const witness = coin.segwit ? matchWitness(script) : null;
+  if (scriptHash !== null) return single('scripthash', [{ kind: 'p2sh', hash: scriptHash }]);
+  const witness = core ? matchWitness(script) : null;
   const witnessType = witness === null ? null : witnessClass(witness.version, witness.program);
   if (witnessType !== null) return witnessType;
-  if (script[0] === OP_RETURN && isPushOnly(script, 1, coin.radiant)) return none('nulldata');
+  if (script[0] === OP_RETURN && isPushOnly(script, 1, coin.radiant)) return single('nulldata', []);
   const pubkey = matchPayToPubkey(script);
   if (pubkey !== null) {
-    const destinations: Destination[] = coin.segwit ? [] : [{ kind: 'p2pkh', hash: hash160(pubkey) }];
-    return { type: 'pubkey', destinations, required: 1, pubkeys: [pubkey] };
+    const keyHash: Destination[] = core ? [] : [{ kind: 'p2pkh', hash: hash160(pubkey) }];
+    return single('pubkey', keyHash, [pubkey]);
   }
   if (isPayToPubkeyHash(script)) {
-    return { type: 'pubkeyhash', destinations: [{ kind: 'p2pkh', hash: script.subarray(3, 23) }], required: 1, pubkeys: [] };
+    return single('pubkeyhash', [{ kind: 'p2pkh', hash: script.subarray(3, 23) }]);
   }
   const multisig = matchMultisig(script, coin.radiant);
-  if (multisig === null) return none('nonstandard');
-  const destinations: Destination[] = coin.segwit
+  if (multisig === null) return single('nonstandard', []);
+  const destinations: Destination[] = core
     ? []
     : multisig.pubkeys.map((key) => ({ kind: 'p2pkh', hash: hash160(key) }));
   return { type: 'multisig', destinations, required: multisig.required, pubkeys: multisig.pubkeys };

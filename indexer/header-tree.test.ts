@@ -107,7 +107,8 @@ describe('addHeaderToTree and removeHeadersFromTree', () => {
       db.prepare('DELETE FROM headers WHERE height >= 201').run();
     })();
     expect(storedNodes()).toEqual(referenceNodes(hashes.slice(0, 201)));
-    const branch = [...hashes.slice(0, 201), ...Array.from({ length: 77 }, (_, i) => blockHash(201 + i, 1))];
+    const competing = Array.from({ length: 77 }, (_, i) => blockHash(201 + i, 1));
+    const branch = [...hashes.slice(0, 201), ...competing];
     appendBlocks(branch, 201);
     expect(storedNodes()).toEqual(referenceNodes(branch));
   });

@@ -1,4 +1,4 @@
-// The header_tree table: complete-subtree hashes over block hashes, kept as blocks commit and unwind.
+// The header_tree table: complete-subtree hashes over block hashes, kept as blocks come and go.
 // The Worker folds at most two stored nodes per level into any cp_height proof
 // (core/protocol/header-proof.ts) instead of hashing every header per request.
 import type Database from 'better-sqlite3';
@@ -57,7 +57,9 @@ export function addHeaderToTree(db: Sqlite, height: number, hash: Uint8Array): v
   if (!Number.isSafeInteger(height) || height < 0) {
     throw new RangeError(`block height must be a non-negative integer, got ${height}`);
   }
-  if (hash.length !== 32) throw new RangeError(`block hash of 32 bytes expected, got ${hash.length}`);
+  if (hash.length !== 32) {
+    throw new RangeError(`block hash of 32 bytes expected, got ${hash.length}`);
+  }
   const insert = statements(db).insert;
   let node = hash;
   let index = height;

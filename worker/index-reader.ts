@@ -1,5 +1,7 @@
 // The read interface method handlers use on the chain index (libSQL in production, fakes in tests).
 // Hashes are in internal byte order, amounts bigint (docs/ARCHITECTURE.md).
+import type { FeeRateBucket } from '../core/protocol/fee-histogram.ts';
+import type { TreeNodeKey } from '../core/protocol/header-proof.ts';
 
 /** The best block the index holds. */
 export interface ChainTip {
@@ -45,6 +47,53 @@ export interface History {
   mempool: MempoolTx[];
 }
 
+/** Consecutive headers and the tip height of the same snapshot (-1 for an empty index). */
+export interface HeaderRange {
+  tipHeight: number;
+  headers: Uint8Array[];
+}
+
+/** A block's txids in block order (null beyond the tip) and the tip height of the snapshot. */
+export interface BlockTxids {
+  tipHeight: number;
+  txids: Uint8Array[] | null;
+}
+
+/** Where a confirmed tx sits. */
+export interface TxBlock {
+  height: number;
+  /** Block hash, internal order. */
+  hash: Uint8Array;
+  /** The block header's time, seconds. */
+  time: number;
+}
+
+/** A tx's raw bytes, its block (null in the mempool) and the tip height of the snapshot. */
+export interface TxRecord {
+  raw: Uint8Array;
+  block: TxBlock | null;
+  tipHeight: number;
+}
+
+/** Complete header-tree nodes keyed by treeNodeId (core/protocol/header-proof.ts). */
+export interface HeaderTreeNodes {
+  tipHeight: number;
+  nodes: Map<string, Uint8Array>;
+}
+
+/** A tx that pushes a Radiant ref in one of its outputs; mempool txs have height 0. */
+export interface RefTx {
+  txid: Uint8Array;
+  height: number;
+}
+
+/** The txs pushing one ref: the first and last confirmed (0, 1 or 2 rows), then the mempool's. */
+export interface RefHistory {
+  confirmed: RefTx[];
+  /** In the order they entered the mempool. */
+  mempool: RefTx[];
+}
+
 /** Read access to the index. Every method reflects one consistent snapshot of it. */
 export interface IndexReader {
   /** Null while the index holds no block. */
@@ -71,4 +120,16 @@ export interface IndexReader {
   relayFee(): Promise<number | null>;
   /** The node's fee estimate in coin per kB for confirmation within `targetBlocks`, or null. */
   feeEstimate(targetBlocks: number): Promise<number | null>;
+  /** Up to `count` headers from `startHeight` (fewer at the tip) with the tip height. */
+  headerRange(startHeight: number, count: number): Promise<HeaderRange>;
+  /** The txids of a block with the tip height, for merkle proofs that may be cached. */
+  blockTxidsWithTip(height: number): Promise<BlockTxids>;
+  /** A confirmed or mempool tx with its block, or null when unknown. */
+  txRecord(txid: Uint8Array): Promise<TxRecord | null>;
+  /** The stored nodes among `keys`: level 0 from headers.hash, levels >= 1 from header_tree. */
+  headerTreeNodes(keys: readonly TreeNodeKey[]): Promise<HeaderTreeNodes>;
+  /** The txs pushing the 36-byte `ref` (internal txid + vout LE). */
+  refHistory(ref: Uint8Array): Promise<RefHistory>;
+  /** Mempool bytes per fee rate (tenths of a sat/byte, rounded down). */
+  feeRateBuckets(): Promise<FeeRateBucket[]>;
 }

@@ -2,47 +2,34 @@
 // Tables and columns are those of docs/ARCHITECTURE.md and core/schema.ts.
 import type { Client, InArgs, InStatement, ResultSet, Row, Value } from '@libsql/client/web';
 import { hashToHex } from '../core/bytes.ts';
-import type { Balance, ChainTip, History, IndexReader, MempoolTx, Utxo } from './index-reader.ts';
+import type { FeeRateBucket } from '../core/protocol/fee-histogram.ts';
+import type { TreeNodeKey } from '../core/protocol/header-proof.ts';
+import type {
+  Balance,
+  BlockTxids,
+  ChainTip,
+  HeaderRange,
+  HeaderTreeNodes,
+  History,
+  IndexReader,
+  MempoolTx,
+  RefHistory,
+  TxRecord,
+  Utxo,
+} from './index-reader.ts';
+import { asBigInt, asBytes, asInt, asReal, bytesOrNull, column } from './libsql-values.ts';
+import {
+  readBlockTxidsWithTip,
+  readFeeRateBuckets,
+  readHeaderRange,
+  readHeaderTreeNodes,
+  readRefHistory,
+  readTxRecord,
+} from './libsql-protocol-reads.ts';
 
 // The header's merkle root field: version (4) | prev hash (32) | merkle root (32) | ...
 const MERKLE_ROOT_START = 36;
 const MERKLE_ROOT_END = 68;
-
-function column(row: Row | undefined, index: number, what: string): Value {
-  if (row === undefined) throw new Error(`index row missing for ${what}`);
-  const value = row[index];
-  if (value === undefined) throw new Error(`index column ${index} missing for ${what}`);
-  return value;
-}
-
-function asBytes(value: Value, what: string): Uint8Array {
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  throw new Error(`index value for ${what} is ${typeof value}, expected a BLOB`);
-}
-
-function asBigInt(value: Value, what: string): bigint {
-  if (typeof value === 'bigint') return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-  throw new Error(`index value for ${what} is ${typeof value}, expected an INTEGER`);
-}
-
-function asInt(value: Value, what: string): number {
-  const big = asBigInt(value, what);
-  if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new Error(`index value for ${what} exceeds 2^53`);
-  }
-  return Number(big);
-}
-
-function asReal(value: Value, what: string): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  throw new Error(`index value for ${what} is ${typeof value}, expected a REAL`);
-}
-
-function bytesOrNull(value: Value, what: string): Uint8Array | null {
-  return value === null ? null : asBytes(value, what);
-}
 
 function outpointKey(txid: Uint8Array, vout: number): string {
   return `${hashToHex(txid)}:${vout}`;
@@ -239,6 +226,30 @@ export class LibsqlIndexReader implements IndexReader {
       [targetBlocks]
     );
     return row === undefined ? null : asReal(column(row, 0, 'fee_rate'), 'fee_rate');
+  }
+
+  headerRange(startHeight: number, count: number): Promise<HeaderRange> {
+    return readHeaderRange(this.#client, startHeight, count);
+  }
+
+  blockTxidsWithTip(height: number): Promise<BlockTxids> {
+    return readBlockTxidsWithTip(this.#client, height);
+  }
+
+  txRecord(txid: Uint8Array): Promise<TxRecord | null> {
+    return readTxRecord(this.#client, txid);
+  }
+
+  headerTreeNodes(keys: readonly TreeNodeKey[]): Promise<HeaderTreeNodes> {
+    return readHeaderTreeNodes(this.#client, keys);
+  }
+
+  refHistory(ref: Uint8Array): Promise<RefHistory> {
+    return readRefHistory(this.#client, ref);
+  }
+
+  feeRateBuckets(): Promise<FeeRateBucket[]> {
+    return readFeeRateBuckets(this.#client);
   }
 }
 

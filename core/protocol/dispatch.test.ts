@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkArity, handleMessage, type DispatchOptions, type Handler } from './dispatch.ts';
 import { BAD_REQUEST, RpcError } from './errors.ts';
 import type { RpcRequest } from './framing.ts';
-import { METHODS, type MethodSpec } from './methods.ts';
-import { negotiateVersion } from './version.ts';
+import { METHODS, methodsForChain, type MethodSpec } from './methods.ts';
+import { negotiateVersion, versionInRange } from './version.ts';
 
 interface FakeContext {
   version: string;
@@ -190,16 +190,36 @@ describe('single requests', () => {
   });
 
   it('lets server.version change the version later requests see', async () => {
-    const { send } = setup();
-    const batch = await send([
-      { id: 1, method: 'version', params: ['c', '1.5', 'extra'] },
+    const refused = await setup().send([
+      { id: 1, method: 'version', params: ['c', '1.7', 'extra'] },
       { id: 2, method: 'late' },
     ]);
-    expect(batch.json).toEqual([
-      errorOf(1, 'unsupported protocol version: 1.5', 1),
+    expect(refused.json).toEqual([
+      errorOf(1, 'unsupported protocol version: 1.7', 1),
       errorOf(-32601, 'unknown method "late"', 2),
     ]);
-    expect(batch.disconnect).toBe(true);
+    expect(refused.disconnect).toBe(true);
+    // 'late' exists from 1.5 on: after negotiating 1.5 the rest of the batch sees it.
+    const accepted = await setup().send([
+      { id: 1, method: 'version', params: ['c', '1.5'] },
+      { id: 2, method: 'late' },
+    ]);
+    expect(accepted.json).toEqual([
+      { jsonrpc: '2.0', result: ['test 1.0', '1.5'], id: 1 },
+      { jsonrpc: '2.0', result: 'late', id: 2 },
+    ]);
+  });
+
+  it('tells the host of every request first, known or not, but not of notifications', async () => {
+    const seen: string[] = [];
+    const { send } = setup({ onRequest: (request) => seen.push(request.method) });
+    await send([
+      { id: 1, method: 'none' },
+      { id: 2, method: 'nosuch' },
+      { method: 'none' },
+      { id: 3, method: 'echo', params: [] },
+    ]);
+    expect(seen).toEqual(['none', 'nosuch', 'echo']);
   });
 });
 
@@ -265,5 +285,19 @@ describe('checkArity with the real method table', () => {
       'blockchain.scripthash.subscribe',
       'blockchain.scripthash.unsubscribe',
     ]);
+  });
+
+  it('offers Radiant-only methods on Radiant and version-bound ones in their versions', () => {
+    expect(methodsForChain(true).has('blockchain.ref.get')).toBe(true);
+    expect(methodsForChain(false).has('blockchain.ref.get')).toBe(false);
+    expect(methodsForChain(false).has('blockchain.transaction.broadcast')).toBe(true);
+    // protocol-changes.rst, version 1.6: relayfee removed, mempool.get_info added.
+    const relayfee = METHODS.get('blockchain.relayfee');
+    const info = METHODS.get('mempool.get_info');
+    if (relayfee === undefined || info === undefined) throw new Error('table lacks methods');
+    expect(versionInRange('1.5', relayfee.since, relayfee.until)).toBe(true);
+    expect(versionInRange('1.6', relayfee.since, relayfee.until)).toBe(false);
+    expect(versionInRange('1.4.2', info.since, info.until)).toBe(false);
+    expect(versionInRange('1.6', info.since, info.until)).toBe(true);
   });
 });

@@ -28,6 +28,8 @@ export interface DispatchOptions<C> {
   protocolVersion(): string;
   /** Refuses a request before its handler runs (subscriptions over HTTP); null lets it pass. */
   admit?(spec: MethodSpec, request: RpcRequest): RpcError | null;
+  /** Told of every request before anything else happens to it (e.g. to note message order). */
+  onRequest?(request: RpcRequest): void;
   /** Called with every exception that is not an RpcError; the client only sees -32603. */
   onInternalError(error: unknown, request: RpcRequest): void;
   maxRecvBytes?: number;
@@ -89,6 +91,7 @@ export async function dispatchRequest<C>(
   request: RpcRequest,
   options: DispatchOptions<C>
 ): Promise<unknown> {
+  options.onRequest?.(request);
   const spec = options.methods.get(request.method);
   const handler = Object.hasOwn(options.handlers, request.method)
     ? options.handlers[request.method]

@@ -18,13 +18,16 @@ export interface MethodSpec {
   /** Offered only on Radiant (ref opcodes), as Radiant's ElectrumX offers it. */
   readonly radiantOnly?: boolean;
   /**
-   * Base cost in ElectrumX units (DESIGN §6); handlers will add size-dependent parts.
-   * TODO(soon): no limiter reads this yet; the cost model of DESIGN §6 is a later task.
+   * Base cost in ElectrumX units (DESIGN §6). The Worker's limits add the size-dependent part
+   * from the arguments and result (worker/limits/method-cost.ts), then bandwidth and errors.
    */
   readonly cost: number;
 }
 
-type Flags = Pick<MethodSpec, 'ignoresExtraParams' | 'since' | 'until' | 'stateful' | 'radiantOnly'>;
+type Flags = Pick<
+  MethodSpec,
+  'ignoresExtraParams' | 'since' | 'until' | 'stateful' | 'radiantOnly'
+>;
 
 function row(
   name: string,
@@ -60,9 +63,12 @@ const ROWS: readonly MethodSpec[] = [
   // wallets that never send server.version still call it.
   row('blockchain.scripthash.unsubscribe', ['scripthash'], 1, 0.1, { stateful: true }),
   row('blockchain.transaction.broadcast', ['raw_tx'], 1, 0.25),
+  // TODO(someday): blockchain.transaction.broadcast_package (1.6) needs the node's
+  // submitpackage, which radiant-node and Bitcoin Cash Node lack; not offered, so "unknown method".
   row('blockchain.transaction.get', ['tx_hash', 'verbose'], 1, 1),
-  row('blockchain.transaction.get_merkle', ['tx_hash', 'height'], 2, 1),
-  row('blockchain.transaction.id_from_pos', ['height', 'tx_pos', 'merkle'], 2, 1),
+  // Merkle proofs: 0.25 + n_tx / 2500 (issue 5); the n_tx part is added from the result.
+  row('blockchain.transaction.get_merkle', ['tx_hash', 'height'], 2, 0.25),
+  row('blockchain.transaction.id_from_pos', ['height', 'tx_pos', 'merkle'], 2, 0.25),
   row('blockchain.ref.get', ['ref'], 1, 0.3, { radiantOnly: true }),
   row('mempool.get_fee_histogram', [], 0, 1),
   // mempool.get_info replaces blockchain.relayfee from 1.6 (protocol-changes.rst).

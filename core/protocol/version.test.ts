@@ -7,6 +7,9 @@ import {
   formatVersion,
   negotiateVersion,
   parseVersion,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  versionAtLeast,
   versionInRange,
 } from './version.ts';
 
@@ -24,19 +27,27 @@ describe('parseVersion and compareVersions', () => {
   });
 });
 
-describe('negotiateVersion (server 1.4 .. 1.4.2)', () => {
-  it('picks the highest common version', () => {
+describe('negotiateVersion (server 1.4 .. 1.6)', () => {
+  it('picks the highest common version: min(client max, server max)', () => {
+    expect(PROTOCOL_MIN).toBe('1.4');
+    expect(PROTOCOL_MAX).toBe('1.6');
     expect(negotiateVersion('1.4')).toBe('1.4');
     expect(negotiateVersion('1.4.1')).toBe('1.4.1');
+    expect(negotiateVersion('1.5')).toBe('1.5');
+    expect(negotiateVersion('1.6')).toBe('1.6');
     expect(negotiateVersion(['1.4', '1.4.2'])).toBe('1.4.2');
-    expect(negotiateVersion(['1.2', '1.6'])).toBe('1.4.2');
+    expect(negotiateVersion(['1.2', '1.6'])).toBe('1.6');
+    expect(negotiateVersion(['1.4', '1.7'])).toBe('1.6');
+    expect(negotiateVersion(['1.6', '1.6.0'])).toBe('1.6');
     expect(negotiateVersion(['1.4', '1.4'])).toBe('1.4');
     expect(negotiateVersion(undefined)).toBe('1.4');
     expect(negotiateVersion(null)).toBe('1.4');
+    // The old server range still works when passed explicitly.
+    expect(negotiateVersion(['1.2', '1.6'], '1.4', '1.4.2')).toBe('1.4.2');
   });
 
   it('refuses versions outside the range and asks to close the session', () => {
-    for (const request of ['1.2', '1.5', ['1.5', '1.6'], 'abc', 14, ['1.4']]) {
+    for (const request of ['1.2', '1.7', ['1.7', '2.0'], ['1.0', '1.3'], 'abc', 14, ['1.4']]) {
       let caught: unknown;
       try {
         negotiateVersion(request);
@@ -59,5 +70,8 @@ describe('versionInRange', () => {
     expect(versionInRange('1.6', undefined, '1.6')).toBe(false);
     expect(versionInRange('1.4.1', '1.4.2')).toBe(false);
     expect(versionInRange('1.4.2', '1.4.2')).toBe(true);
+    expect(versionAtLeast('1.6', '1.6')).toBe(true);
+    expect(versionAtLeast('1.5', '1.6')).toBe(false);
+    expect(versionAtLeast('1.10', '1.6')).toBe(true);
   });
 });

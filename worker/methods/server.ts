@@ -1,18 +1,32 @@
 // server.* handlers: version negotiation, features, banner, donation address, ping and peers.
 import type { Handler } from '../../core/protocol/dispatch.ts';
 import { BAD_REQUEST, RpcError } from '../../core/protocol/errors.ts';
-import { negotiateVersion, PROTOCOL_MAX, PROTOCOL_MIN } from '../../core/protocol/version.ts';
+import {
+  negotiateVersion,
+  PROTOCOL_1_6,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  versionAtLeast,
+} from '../../core/protocol/version.ts';
 import type { MethodContext } from './context.ts';
 
 // Longest client name kept for the logs (ElectrumX keeps 100 characters).
 const CLIENT_NAME_MAX_CHARS = 100;
 
-/** server.version(client_name, protocol_version): [server software, negotiated version]. */
-export const serverVersion: Handler<MethodContext> = ({ server, session }, params) => {
+/**
+ * server.version(client_name, protocol_version): [server software, negotiated version]. Only
+ * the first call counts; no common version closes the session. From 1.6 server.version must be
+ * the first message, so a session that sent requests before it cannot settle on 1.6 or later.
+ */
+export const serverVersion: Handler<MethodContext> = ({ server, session, order }, params) => {
   const [clientName, wanted] = params;
   if (session.versionSent()) throw new RpcError(BAD_REQUEST, 'server.version already sent');
   // A failed negotiation closes the session (the RpcError says so), so nothing is recorded.
   const negotiated = negotiateVersion(wanted, PROTOCOL_MIN, PROTOCOL_MAX);
+  if (versionAtLeast(negotiated, PROTOCOL_1_6) && order?.requestsBeforeVersion() === true) {
+    const message = 'use server.version to identify client';
+    throw new RpcError(BAD_REQUEST, message, { disconnect: true });
+  }
   const name = typeof clientName === 'string' ? clientName : '';
   session.setVersion(name.slice(0, CLIENT_NAME_MAX_CHARS), negotiated);
   return [server.serverVersion, negotiated];

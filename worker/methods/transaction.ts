@@ -1,11 +1,21 @@
-// Transaction handlers: raw tx, merkle proof by txid, and txid (with proof) by block position.
-import { bytesToHex, equalBytes, hashToHex } from '../../core/bytes.ts';
+// Transaction handlers: raw and verbose txs, merkle proofs, txids by block position, broadcast.
+import { ParseError } from '../../core/byte-reader.ts';
+import { bytesToHex, equalBytes, hashToHex, hexToBytes } from '../../core/bytes.ts';
 import { merkleBranch } from '../../core/merkle.ts';
 import type { Handler } from '../../core/protocol/dispatch.ts';
-import { BAD_REQUEST, DAEMON_ERROR, RpcError, withThousands } from '../../core/protocol/errors.ts';
+import {
+  BAD_REQUEST,
+  DAEMON_ERROR,
+  describeValue,
+  RpcError,
+  withThousands,
+} from '../../core/protocol/errors.ts';
 import { parseFlag, parseNonNegativeInteger, parseTxHash } from '../../core/protocol/validation.ts';
-import { heightOutOfRange } from './headers.ts';
+import { verboseTx } from '../../core/protocol/verbose-tx.ts';
+import { parseTx } from '../../core/tx.ts';
 import type { MethodContext } from './context.ts';
+import { cachedAnswer, isFinal, rememberAnswer } from './final-answers.ts';
+import { heightOutOfRange } from './headers.ts';
 
 /**
  * What ElectrumX sends for a txid the node does not know: the node's getrawtransaction error
@@ -27,16 +37,32 @@ function noTxAt(position: number, height: number): RpcError {
   return new RpcError(BAD_REQUEST, `no tx at ${where}`);
 }
 
-/** blockchain.transaction.get(tx_hash, verbose=false): the raw tx as hex, confirmed or not. */
-export const transactionGet: Handler<MethodContext> = async ({ index }, [txHash, verboseParam]) => {
+/**
+ * blockchain.transaction.get(tx_hash, verbose=false): the raw tx as hex, confirmed or not; with
+ * verbose the node's getrawtransaction JSON built from the index (block fields when confirmed).
+ */
+export const transactionGet: Handler<MethodContext> = async (context, [txHash, verboseParam]) => {
   const txid = parseTxHash(txHash);
   const verbose = parseFlag(verboseParam, 'verbose');
-  // TODO(soon): verbose answers (the node's JSON shape, built from the index) are a later task;
-  // refused here so no caller mistakes the raw hex for them.
-  if (verbose) throw new RpcError(BAD_REQUEST, 'verbose transactions are not supported yet');
-  const raw = await index.rawTx(txid);
-  if (raw === null) throw new RpcError(DAEMON_ERROR, UNKNOWN_TX_MESSAGE);
-  return bytesToHex(raw);
+  const key = `blockchain.transaction.get:${hashToHex(txid)}`;
+  const cached = verbose ? undefined : await cachedAnswer(context, key);
+  if (cached !== undefined) return cached;
+  const record = await context.index.txRecord(txid);
+  if (record === null) throw new RpcError(DAEMON_ERROR, UNKNOWN_TX_MESSAGE);
+  const { block, tipHeight } = record;
+  if (!verbose) {
+    const hex = bytesToHex(record.raw);
+    if (block !== null && isFinal(context, block.height, tipHeight)) {
+      await rememberAnswer(context, key, hex);
+    }
+    return hex;
+  }
+  const tx = parseTx(record.raw, context.coin);
+  const where =
+    block === null
+      ? null
+      : { hash: block.hash, time: block.time, confirmations: tipHeight - block.height + 1 };
+  return verboseTx(tx, context.coin, where);
 };
 
 /** blockchain.transaction.get_merkle(tx_hash, height): {block_height, merkle, pos}. */
@@ -44,7 +70,11 @@ export const transactionGetMerkle: Handler<MethodContext> = async (context, para
   const [txHash, heightParam] = params;
   const txid = parseTxHash(txHash);
   const height = parseNonNegativeInteger(heightParam);
-  const txids = await blockTxidsOrThrow(context, height);
+  const key = `blockchain.transaction.get_merkle:${hashToHex(txid)}:${height}`;
+  const cached = await cachedAnswer(context, key);
+  if (cached !== undefined) return cached;
+  const { txids, tipHeight } = await context.index.blockTxidsWithTip(height);
+  if (txids === null) throw heightOutOfRange(height);
   const pos = txids.findIndex((candidate) => equalBytes(candidate, txid));
   if (pos < 0) {
     const message = `tx ${hashToHex(txid)} not in block at height ${withThousands(height)}`;
@@ -52,7 +82,9 @@ export const transactionGetMerkle: Handler<MethodContext> = async (context, para
   }
   // Every supported chain builds its tx merkle tree with SHA-256d, Radiant included (DESIGN §3).
   const merkle = merkleBranch(txids, pos).map(hashToHex);
-  return { block_height: height, merkle, pos };
+  const result = { block_height: height, merkle, pos };
+  if (isFinal(context, height, tipHeight)) await rememberAnswer(context, key, result);
+  return result;
 };
 
 /**
@@ -75,4 +107,24 @@ export const transactionIdFromPos: Handler<MethodContext> = async (context, para
   const txid = txids[pos];
   if (txid === undefined) throw noTxAt(pos, height);
   return { tx_hash: hashToHex(txid), merkle: merkleBranch(txids, pos).map(hashToHex) };
+};
+
+/**
+ * blockchain.transaction.broadcast(raw_tx): the txid once the node accepted the tx. Hex that is
+ * not one transaction is refused here without troubling the node; the node's own rejection
+ * comes back in ElectrumX's words with the node's message verbatim.
+ */
+export const transactionBroadcast: Handler<MethodContext> = async ({ coin, relay }, [rawTx]) => {
+  if (typeof rawTx !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(rawTx)) {
+    throw new RpcError(BAD_REQUEST, `${describeValue(rawTx)} should be a hex string`);
+  }
+  try {
+    parseTx(hexToBytes(rawTx), coin);
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    const message = `${describeValue(rawTx)} is not a valid transaction: ${error.message}`;
+    throw new RpcError(BAD_REQUEST, message);
+  }
+  if (relay === undefined) throw new Error('broadcast needs RELAY_URL and RELAY_SECRET');
+  return relay.broadcast(rawTx);
 };
