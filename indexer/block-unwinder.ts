@@ -4,6 +4,7 @@ import { isUnspendable, scriptHash } from '../core/script.ts';
 import { parseTx } from '../core/tx.ts';
 import { encodeRefs, packHashxes } from './block-writer.ts';
 import type { IndexDb } from './db.ts';
+import { removeHeadersFromTree } from './header-tree.ts';
 import { bytesKey, StatusCache } from './status-cache.ts';
 import { decodeUndo } from './undo-record.ts';
 
@@ -64,6 +65,7 @@ export function unwindTipBlock(db: IndexDb, coin: Coin, reorgLimit: number): num
   for (const hashx of touched.values()) statuses.recompute(hashx);
 
   db.prepare('DELETE FROM headers WHERE height = ?').run(height);
+  removeHeadersFromTree(db.sqlite, height);
   db.prepare('DELETE FROM undo WHERE height = ?').run(height);
   const seq = state.lastChangeSeq + 1;
   db.prepare('INSERT INTO changes (seq, height, tip_hash, hashxes) VALUES (?, ?, ?, ?)').run(

@@ -1,26 +1,15 @@
 // Applies parsed blocks to the index: headers, txs, history, utxos, refs, undo, status, changes.
 import type { Block } from '../core/block.ts';
-import { equalBytes, hashToHex } from '../core/bytes.ts';
+import { equalBytes, hashToHex, readU32LE } from '../core/bytes.ts';
 import type { Coin } from '../core/coins.ts';
-import { isUnspendable, pushRefs, scriptHash } from '../core/script.ts';
-import type { Tx } from '../core/tx.ts';
 import { BatchInsert } from './batch-insert.ts';
+import { prepareBlock, REF_RECORD_BYTES, type PreparedBlock } from './block-prep.ts';
+import { BlockError } from './block-verify.ts';
 import type { IndexDb } from './db.ts';
+import { addHeaderToTree } from './header-tree.ts';
+import { settleMempool } from './mempool-store.ts';
 import { bytesKey, StatusCache, statusEntryText } from './status-cache.ts';
 import { encodeUndo, type IndexedOutput } from './undo-record.ts';
-
-/** A block that cannot be applied; the message names height and hash (sync logs it and stops). */
-export class BlockError extends Error {
-  override name = 'BlockError';
-  readonly height: number;
-  readonly hashHex: string;
-
-  constructor(height: number, hashHex: string, reason: string, options?: ErrorOptions) {
-    super(`block ${height} ${hashHex}: ${reason}`, options);
-    this.height = height;
-    this.hashHex = hashHex;
-  }
-}
 
 /** Where the index stands inside the current transaction. */
 export interface Tip {
@@ -32,28 +21,15 @@ export interface Tip {
 
 interface PendingOutput extends IndexedOutput {
   height: number;
+  /** bytesKey(hashx): the status cache's key, kept so a spend in this flush need not rebuild it. */
+  hashxKey: string;
 }
 
-const REF_KIND_NORMAL = 0;
-const REF_KIND_SINGLE = 1;
-const REF_RECORD_BYTES = 37;
+const REF_BYTES = 36;
 
-function outpointKey(txid: Uint8Array, vout: number): string {
-  return `${bytesKey(txid)}${vout}`;
-}
-
-/** The utxos.refs value of an output: n x (36-byte ref + kind byte), or null (core/schema.ts). */
-export function encodeRefs(script: Uint8Array, coin: Coin): Uint8Array | null {
-  if (!coin.radiant) return null;
-  const found = pushRefs(script);
-  if (found.length === 0) return null;
-  const out = new Uint8Array(found.length * REF_RECORD_BYTES);
-  found.forEach((item, i) => {
-    out.set(item.ref, i * REF_RECORD_BYTES);
-    out[i * REF_RECORD_BYTES + 36] = item.kind === 'single' ? REF_KIND_SINGLE : REF_KIND_NORMAL;
-  });
-  return out;
-}
+// Kept here for the modules that import them from the block writer (sync, main, unwinder, mempool).
+export { encodeRefs } from './block-prep.ts';
+export { BlockError } from './block-verify.ts';
 
 /** The changes.hashxes value: 32-byte hashes keyed by bytesKey, concatenated in byte order. */
 export function packHashxes(hashxes: Map<string, Uint8Array>): Uint8Array {
@@ -116,32 +92,40 @@ export class BlockWriter {
    * @throws BlockError when it does not link or spends an output the index does not have.
    */
   applyBlock(block: Block): void {
+    this.applyPrepared(prepareBlock(block, this.coin));
+  }
+
+  /**
+   * applyBlock for a block already reduced by prepareBlock (on the parse thread during sync).
+   * @throws BlockError when it does not link or spends an output the index does not have.
+   */
+  applyPrepared(p: PreparedBlock): void {
     const height = this.tipState.height + 1;
-    const hashHex = hashToHex(block.header.hash);
-    this.checkLink(block, height, hashHex);
+    const hashHex = hashToHex(p.hash);
+    this.checkLink(p.prevHash, height, hashHex);
     const firstTxNum = this.tipState.txCount;
     // The genesis coinbase is not indexed (DESIGN §3, as ElectrumX): the block has no txs here.
-    const txs = height === 0 ? [] : block.txs;
-    const touches: Uint8Array[][] = txs.map(() => []);
-    this.addOutputs(txs, height, firstTxNum, touches);
-    const undo = this.spendInputs(txs, height, hashHex, touches);
-    const touched = this.writeHistory(txs, height, firstTxNum, touches);
+    const txCount = height === 0 ? 0 : p.txCount;
+    let touched = new Map<string, Uint8Array>();
+    let undo: IndexedOutput[] = [];
+    if (txCount > 0) {
+      const block = new BlockTouches(p, firstTxNum);
+      this.addOutputs(block, height);
+      undo = this.spendInputs(block, height, hashHex);
+      touched = this.writeHistory(block, height);
+    }
     this.db
       .prepare(
         'INSERT INTO headers (height, hash, raw, first_tx_num, tx_count) VALUES (?, ?, ?, ?, ?)'
       )
-      .run(height, block.header.hash, block.header.raw, firstTxNum, txs.length);
+      .run(height, p.hash, p.header, firstTxNum, txCount);
+    addHeaderToTree(this.db.sqlite, height, p.hash);
     this.db.prepare('INSERT INTO undo (height, data) VALUES (?, ?)').run(height, encodeUndo(undo));
     const seq = this.tipState.lastChangeSeq + 1;
     this.db
       .prepare('INSERT INTO changes (seq, height, tip_hash, hashxes) VALUES (?, ?, ?, ?)')
-      .run(seq, height, block.header.hash, packHashxes(touched));
-    this.tipState = {
-      height,
-      hash: block.header.hash,
-      txCount: firstTxNum + txs.length,
-      lastChangeSeq: seq,
-    };
+      .run(seq, height, p.hash, packHashxes(touched));
+    this.tipState = { height, hash: p.hash, txCount: firstTxNum + txCount, lastChangeSeq: seq };
   }
 
   /** Writes what the flush kept in memory, moves chain_state, prunes old undo and changes. */
@@ -164,9 +148,12 @@ export class BlockWriter {
       .run(tip.height, tip.hash, tip.txCount, tip.lastChangeSeq);
     this.db.prepare('DELETE FROM undo WHERE height <= ?').run(tip.height - this.reorgLimit);
     this.db.prepare('DELETE FROM changes WHERE seq <= ?').run(tip.lastChangeSeq - this.reorgLimit);
+    // Mined and double-spent mempool txs leave in the same transaction as the blocks.
+    const mempoolSeq = settleMempool(this.db, this.coin, this.reorgLimit);
+    if (mempoolSeq !== null) this.tipState = { ...tip, lastChangeSeq: mempoolSeq };
   }
 
-  private checkLink(block: Block, height: number, hashHex: string): void {
+  private checkLink(prevHash: Uint8Array, height: number, hashHex: string): void {
     if (height === 0) {
       if (hashHex !== this.coin.genesisHash) {
         const which = `${this.coin.name} ${this.coin.net}`;
@@ -175,111 +162,204 @@ export class BlockWriter {
       return;
     }
     const tipHash = this.tipState.hash;
-    if (tipHash === null || !equalBytes(block.header.prevHash, tipHash)) {
+    if (tipHash === null || !equalBytes(prevHash, tipHash)) {
       const expected = tipHash === null ? 'none' : hashToHex(tipHash);
       throw new BlockError(
         height,
         hashHex,
-        `does not link: prev hash ${hashToHex(block.header.prevHash)}, our tip ${expected}`
+        `does not link: prev hash ${hashToHex(prevHash)}, our tip ${expected}`
       );
     }
   }
 
   // Every output of the block goes in before any input is spent: a tx may spend an output of
   // a later tx in the same block (DESIGN §3; canonical tx order in Bitcoin Cash and Radiant).
-  private addOutputs(txs: Tx[], height: number, firstTxNum: number, touches: Uint8Array[][]): void {
-    const insertRef = this.db.prepare('INSERT OR IGNORE INTO refs (ref, tx_num) VALUES (?, ?)');
-    txs.forEach((tx, position) => {
-      const txNum = firstTxNum + position;
+  private addOutputs(block: BlockTouches, height: number): void {
+    const { p, firstTxNum } = block;
+    for (let position = 0; position < p.txCount; position++) {
       // Written at endFlush: inputs spending this flush's outputs never look in txs.
-      this.txRows.add(txNum, tx.txid, height, position, tx.raw);
-      tx.outputs.forEach((output, vout) => {
-        if (isUnspendable(output.script)) return;
-        const hashx = scriptHash(output.script, this.coin);
-        const refs = encodeRefs(output.script, this.coin);
-        const value = output.value;
-        this.pending.set(outpointKey(tx.txid, vout), { txNum, vout, hashx, value, refs, height });
-        touches[position]?.push(hashx);
-        if (refs === null) return;
-        for (let at = 0; at < refs.length; at += REF_RECORD_BYTES) {
-          insertRef.run(refs.subarray(at, at + 36), txNum);
-        }
-      });
-    });
+      const raw = p.raw.subarray(p.txBounds[position], p.txBounds[position + 1]);
+      this.txRows.add(firstTxNum + position, block.txid(position), height, position, raw);
+    }
+    const insertRef = this.db.prepare('INSERT OR IGNORE INTO refs (ref, tx_num) VALUES (?, ?)');
+    let txKey = '';
+    let keyOf = -1;
+    for (let j = 0; j < p.outputCount; j++) {
+      const position = p.outTx[j] ?? 0;
+      if (position !== keyOf) {
+        txKey = block.txidKey(position);
+        keyOf = position;
+      }
+      const txNum = firstTxNum + position;
+      const vout = p.outVout[j] ?? 0;
+      const refs = block.refs(j);
+      const hashx = block.outputHashx(j);
+      const value = p.outValue[j] ?? 0n;
+      const hashxKey = block.outputKey(j);
+      this.pending.set(txKey + vout, { txNum, vout, hashx, value, refs, height, hashxKey });
+      if (refs === null) continue;
+      for (let at = 0; at < refs.length; at += REF_RECORD_BYTES) {
+        insertRef.run(refs.subarray(at, at + REF_BYTES), txNum);
+      }
+    }
   }
 
   // Resolves each input through the outputs pending in this flush, then the utxos table; returns
   // the block's undo records (outputs created by earlier blocks).
-  private spendInputs(
-    txs: Tx[],
-    height: number,
-    hashHex: string,
-    touches: Uint8Array[][]
-  ): IndexedOutput[] {
+  private spendInputs(block: BlockTouches, height: number, hashHex: string): IndexedOutput[] {
+    const { p } = block;
     const undo: IndexedOutput[] = [];
-    txs.forEach((tx, position) => {
-      if (tx.isCoinbase) return;
-      for (const input of tx.inputs) {
-        const key = outpointKey(input.prevTxid, input.prevVout);
-        const fromFlush = this.pending.get(key);
-        let spent: IndexedOutput | undefined = fromFlush;
-        if (fromFlush !== undefined) {
-          this.pending.delete(key);
-          if (fromFlush.height < height) undo.push(fromFlush);
-        } else {
-          spent = this.takeStoredUtxo(input.prevTxid, input.prevVout);
-          if (spent !== undefined) undo.push(spent);
-        }
-        if (spent === undefined) {
-          const outpoint = `${hashToHex(input.prevTxid)}:${input.prevVout}`;
-          const reason = `tx ${hashToHex(tx.txid)} spends ${outpoint}`;
-          throw new BlockError(height, hashHex, `${reason}, which is not an unspent output here`);
-        }
-        touches[position]?.push(spent.hashx);
+    for (let k = 0; k < p.inputCount; k++) {
+      const at = p.inPrevout[k] ?? 0;
+      const vout = readU32LE(p.raw, at + 32);
+      const key = block.rawKey(at) + vout;
+      const fromFlush = this.pending.get(key);
+      let spent: IndexedOutput | undefined = fromFlush;
+      let hashxKey: string;
+      if (fromFlush !== undefined) {
+        this.pending.delete(key);
+        if (fromFlush.height < height) undo.push(fromFlush);
+        hashxKey = fromFlush.hashxKey;
+      } else {
+        spent = this.takeStoredUtxo(p.raw.subarray(at, at + 32), vout);
+        if (spent !== undefined) undo.push(spent);
+        hashxKey = spent === undefined ? '' : bytesKey(spent.hashx);
       }
-    });
+      if (spent === undefined) {
+        const position = p.inTx[k] ?? 0;
+        const outpoint = `${hashToHex(p.raw.subarray(at, at + 32))}:${vout}`;
+        const reason = `tx ${hashToHex(block.txid(position))} spends ${outpoint}`;
+        throw new BlockError(height, hashHex, `${reason}, which is not an unspent output here`);
+      }
+      block.spent(k, spent.hashx, hashxKey);
+    }
     return undo;
   }
 
-  // Looks an outpoint up in the utxos table and deletes it (so a second spend is not found).
+  // Finds an outpoint created by an earlier flush and deletes it from utxos in one statement (so
+  // a second spend is not found). With duplicate txids (Bitcoin before BIP30) the latest tx holds
+  // the spendable outputs, as in the node.
   private takeStoredUtxo(txid: Uint8Array, vout: number): IndexedOutput | undefined {
-    const lookup = this.db.prepare(
-      `SELECT u.tx_num AS tx_num, u.hashx AS hashx, u.value AS value, u.refs AS refs
-       FROM txs t JOIN utxos u ON u.tx_num = t.tx_num AND u.vout = ?
-       WHERE t.txid = ? ORDER BY t.tx_num DESC LIMIT 1`
+    const take = this.db.prepare(
+      `DELETE FROM utxos
+       WHERE tx_num = (SELECT tx_num FROM txs WHERE txid = ? ORDER BY tx_num DESC LIMIT 1)
+         AND vout = ?
+       RETURNING tx_num, hashx, value, refs`
     );
     // value is int64: photon amounts exceed 2^53 (DESIGN §3), so read integers as bigint.
-    lookup.safeIntegers(true);
-    const row = lookup.get(vout, txid) as
+    take.safeIntegers(true);
+    const row = take.get(txid, vout) as
       | { tx_num: bigint; hashx: Uint8Array; value: bigint; refs: Uint8Array | null }
       | undefined;
     if (row === undefined) return undefined;
-    const txNum = Number(row.tx_num);
-    this.db.prepare('DELETE FROM utxos WHERE tx_num = ? AND vout = ?').run(txNum, vout);
-    return { txNum, vout, hashx: row.hashx, value: row.value, refs: row.refs };
+    return { txNum: Number(row.tx_num), vout, hashx: row.hashx, value: row.value, refs: row.refs };
   }
 
   // One history entry per (tx, script hash), in (height, position) order; written at endFlush.
-  private writeHistory(
-    txs: Tx[],
-    height: number,
-    firstTxNum: number,
-    touches: Uint8Array[][]
-  ): Map<string, Uint8Array> {
+  private writeHistory(block: BlockTouches, height: number): Map<string, Uint8Array> {
+    const { p, firstTxNum } = block;
     const blockTouched = new Map<string, Uint8Array>();
-    txs.forEach((tx, position) => {
+    const seen = new Set<string>();
+    let j = 0;
+    let k = 0;
+    for (let position = 0; position < p.txCount; position++) {
       const txNum = firstTxNum + position;
-      const seen = new Set<string>();
       let text: Uint8Array | undefined;
-      for (const hashx of touches[position] ?? []) {
-        const key = bytesKey(hashx);
-        if (seen.has(key)) continue;
+      const touch = (key: string, hashx: Uint8Array): void => {
+        if (seen.has(key)) return;
         seen.add(key);
         blockTouched.set(key, hashx);
-        text ??= statusEntryText(tx.txid, height);
+        text ??= statusEntryText(block.txid(position), height);
         this.statuses.add(key, hashx, txNum, text);
+      };
+      seen.clear();
+      for (; j < p.outputCount && p.outTx[j] === position; j++) {
+        touch(block.outputKey(j), block.outputHashx(j));
       }
-    });
+      for (; k < p.inputCount && p.inTx[k] === position; k++) {
+        touch(block.spentKey(k), block.spentHashx(k));
+      }
+    }
     return blockTouched;
   }
+}
+
+/**
+ * One prepared block as BlockWriter walks it: views and map keys of its txids, outputs and
+ * inputs, built from the flat arrays without copying, plus what each input turned out to spend.
+ */
+class BlockTouches {
+  readonly p: PreparedBlock;
+  readonly firstTxNum: number;
+  // Buffer views, for latin1 keys without a Buffer per key.
+  private readonly rawBuffer: Buffer;
+  private readonly txidBuffer: Buffer;
+  private readonly hashxBuffer: Buffer;
+  private readonly outputKeys: (string | undefined)[];
+  private readonly spentHashxes: Uint8Array[];
+  private readonly spentKeys: string[];
+
+  constructor(p: PreparedBlock, firstTxNum: number) {
+    this.p = p;
+    this.firstTxNum = firstTxNum;
+    this.rawBuffer = bufferOf(p.raw);
+    this.txidBuffer = bufferOf(p.txids);
+    this.hashxBuffer = bufferOf(p.hashxes);
+    this.outputKeys = new Array<string | undefined>(p.outputCount);
+    this.spentHashxes = new Array<Uint8Array>(p.inputCount);
+    this.spentKeys = new Array<string>(p.inputCount);
+  }
+
+  txid(position: number): Uint8Array {
+    return this.p.txids.subarray(32 * position, 32 * position + 32);
+  }
+
+  /** bytesKey of the txid at `position`. */
+  txidKey(position: number): string {
+    return this.txidBuffer.toString('latin1', 32 * position, 32 * position + 32);
+  }
+
+  /** bytesKey of the 32 raw bytes at `offset` (an input's prev txid). */
+  rawKey(offset: number): string {
+    return this.rawBuffer.toString('latin1', offset, offset + 32);
+  }
+
+  outputHashx(j: number): Uint8Array {
+    return this.p.hashxes.subarray(32 * j, 32 * j + 32);
+  }
+
+  /** bytesKey of output j's script hash, built once. */
+  outputKey(j: number): string {
+    let key = this.outputKeys[j];
+    if (key === undefined) {
+      key = this.hashxBuffer.toString('latin1', 32 * j, 32 * j + 32);
+      this.outputKeys[j] = key;
+    }
+    return key;
+  }
+
+  refs(j: number): Uint8Array | null {
+    const start = this.p.refBounds[j] ?? 0;
+    const end = this.p.refBounds[j + 1] ?? 0;
+    return start === end ? null : this.p.refs.subarray(start, end);
+  }
+
+  spent(k: number, hashx: Uint8Array, key: string): void {
+    this.spentHashxes[k] = hashx;
+    this.spentKeys[k] = key;
+  }
+
+  spentHashx(k: number): Uint8Array {
+    const hashx = this.spentHashxes[k];
+    if (hashx === undefined) throw new Error(`input ${k} not resolved (cannot happen)`);
+    return hashx;
+  }
+
+  spentKey(k: number): string {
+    return this.spentKeys[k] ?? '';
+  }
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

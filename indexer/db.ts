@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Coin } from '../core/coins.ts';
+import { syncHeaderTree } from './header-tree.ts';
 
 export type Sqlite = Database.Database;
 export type Statement = Database.Statement;
@@ -153,6 +154,8 @@ export function openIndexDb(path: string, coin: Coin): IndexDb {
     migrate(sqlite);
     const db = new IndexDb(sqlite);
     ensureChainState(db, coin);
+    // Indexes written before the header tree existed get it filled in once (cheap when complete).
+    db.transaction(() => syncHeaderTree(sqlite));
     return db;
   } catch (error) {
     sqlite.close();

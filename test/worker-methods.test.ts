@@ -34,6 +34,12 @@ function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
     status: missing('status'),
     relayFee: missing('relayFee'),
     feeEstimate: missing('feeEstimate'),
+    headerRange: missing('headerRange'),
+    blockTxidsWithTip: missing('blockTxidsWithTip'),
+    txRecord: missing('txRecord'),
+    headerTreeNodes: missing('headerTreeNodes'),
+    refHistory: missing('refHistory'),
+    feeRateBuckets: missing('feeRateBuckets'),
     ...overrides,
   };
 }
@@ -154,24 +160,8 @@ describe('limits and refusals', () => {
     expect(askedLimit).toBe(Math.floor((8_100_000 - 100) / 99));
   });
 
-  it('refuses checkpoint proofs and verbose txs until they exist', async () => {
-    const header = new Uint8Array(80);
-    const index = fakeIndex({
-      header: async () => header,
-      headers: async () => [header],
-      rawTx: async () => new Uint8Array([1]),
-    });
-    expect((await call(index, 'blockchain.block.header', [5, 10])).error).toEqual({
-      code: 1,
-      message: 'cp_height 10: checkpoint proofs are not supported yet',
-    });
-    expect((await call(index, 'blockchain.block.header', [5, 0])).result).toBe('00'.repeat(80));
-    expect((await call(index, 'blockchain.block.headers', [5, 1, 2000])).error?.message).toBe(
-      'cp_height 2,000: checkpoint proofs are not supported yet'
-    );
-    expect((await call(index, 'blockchain.transaction.get', [TXID, 1])).error?.message).toBe(
-      'verbose transactions are not supported yet'
-    );
+  it('refuses a verbose flag that is not a boolean', async () => {
+    const index = fakeIndex({ rawTx: async () => new Uint8Array([1]) });
     expect((await call(index, 'blockchain.transaction.get', [TXID, 'yes'])).error).toEqual({
       code: 1,
       message: '"verbose" must be a boolean',

@@ -622,7 +622,7 @@ describe('chain answers against the reference reading', () => {
       expect(await session.result('server.features')).toEqual({
         genesis_hash: REGTEST_GENESIS,
         hosts: {},
-        protocol_max: '1.4.2',
+        protocol_max: '1.6',
         protocol_min: '1.4',
         pruning: null,
         server_version: 'electrum-edge 0.1.0',
@@ -728,9 +728,14 @@ describe('chain answers against the reference reading', () => {
       const unknown = await session.failure('blockchain.transaction.get', ['ab'.repeat(32)]);
       expect(unknown?.code).toBe(2);
       expect(unknown?.message).toContain('No such mempool or blockchain transaction');
-      expect(await session.failure('blockchain.transaction.get', [tipTxid, true])).toEqual(
-        rpcError(1, 'verbose transactions are not supported yet')
-      );
+      const verbose = (await session.result('blockchain.transaction.get', [tipTxid, true])) as {
+        txid: string;
+        hex: string;
+        blockhash: string;
+      };
+      expect(verbose.txid).toBe(tipTxid);
+      expect(verbose.hex).toBe(chain.txs.get(tipTxid ?? '')?.raw.toString('hex'));
+      expect(verbose.blockhash).toBe(chain.blockHashes[TIP_HEIGHT]);
       expect(await session.failure('blockchain.transaction.get', ['zz'])).toEqual(
         rpcError(1, 'zz should be a transaction hash')
       );

@@ -3,12 +3,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { getCoin } from '../core/coins.ts';
+import {
+  startNotifier,
+  type Notifier,
+  type NotifierOptions,
+  type SentNotice,
+} from '../indexer/notifier.ts';
 import { loadChainFile } from './chain-file.ts';
 import { startSimNode, type SimNode } from './sim-node.ts';
 
@@ -28,6 +36,21 @@ export interface StackOptions {
   onLog?: (line: string) => void;
   /** Extra environment for the indexer. */
   indexerEnv?: Record<string, string>;
+  /** Extra Worker vars (`wrangler dev --var NAME:value`), e.g. LOG_LEVEL. */
+  workerVars?: Record<string, string>;
+  /**
+   * Push change notices to the Worker (NOTIFY_SECRET set on both sides): 'stack' runs the
+   * notifier in this process on the index file; 'indexer' hands NOTIFY_URL and NOTIFY_SECRET
+   * to the indexer, for an indexer that starts its own notifier. Off when omitted.
+   */
+  notify?: 'stack' | 'indexer';
+  /** Each acknowledged notice batch of the in-process notifier (notify: 'stack'). */
+  onNotifySent?: (sent: SentNotice[]) => void;
+  /**
+   * Serve the Worker over TLS (`wrangler dev --local-protocol https`, with miniflare's built-in
+   * self-signed certificate): httpUrl and wsUrl become https:// and wss://.
+   */
+  https?: boolean;
 }
 
 export interface Stack {
@@ -40,6 +63,10 @@ export interface Stack {
   readonly dbDirectory: string;
   readonly indexer: ChildProcess;
   readonly wrangler: ChildProcess;
+  /** The Worker's NOTIFY_SECRET when notify is on, else null. */
+  readonly notifySecret: string | null;
+  /** The in-process notifier (notify: 'stack'), else null. */
+  readonly notifier: Notifier | null;
   /** Resolves once the indexer logs `caught_up` at `height` or above. */
   waitForIndexHeight(height: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -108,7 +135,7 @@ export async function electrumCall(
   params: unknown[],
   timeoutMs = 5_000
 ): Promise<unknown> {
-  const socket = new WebSocket(wsUrl);
+  const socket = new WebSocket(wsUrl, loopbackTlsOptions(wsUrl));
   try {
     return await new Promise((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`${method}: no reply in ${timeoutMs} ms`)), timeoutMs);
@@ -158,6 +185,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const indexServerPort = await freePort();
   const indexServerToken = secret();
   const workerPort = options.workerPort || (await freePort());
+  const tls = options.https === true;
+  const httpUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${workerPort}`;
+  const notifySecret = options.notify === undefined ? null : secret();
+  // Notices cannot check wrangler's self-signed certificate; over TLS they go through a relay.
+  const relay = tls && notifySecret !== null ? await startNoticeRelay(workerPort) : null;
+  const notifyUrl = relay?.url ?? httpUrl;
+  const notifyEnv: Record<string, string> =
+    options.notify === 'indexer' && notifySecret !== null
+      ? { NOTIFY_URL: notifyUrl, NOTIFY_SECRET: notifySecret }
+      : {};
 
   let indexHeight = -1;
   let indexServerUrl = '';
@@ -176,6 +213,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       INDEX_SERVER_HOST: '127.0.0.1',
       INDEX_SERVER_PORT: String(indexServerPort),
       INDEX_SERVER_TOKEN: indexServerToken,
+      ...notifyEnv,
       ...options.indexerEnv,
     },
   });
@@ -222,6 +260,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       '127.0.0.1',
       '--port',
       String(workerPort),
+      ...(tls ? ['--local-protocol', 'https'] : []),
       '--persist-to',
       join(dbDirectory, 'wrangler-state'),
       '--var',
@@ -232,6 +271,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       `COIN:${coin.name}`,
       '--var',
       `NET:${coin.net}`,
+      ...workerVarArgs({
+        ...(notifySecret === null ? {} : { NOTIFY_SECRET: notifySecret }),
+        ...options.workerVars,
+      }),
     ],
     {
       cwd: PROJECT_DIR,
@@ -249,9 +292,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   );
   followLines(wrangler, 'worker', onLog, () => {});
 
-  const wsUrl = `ws://127.0.0.1:${workerPort}`;
+  const wsUrl = `${tls ? 'wss' : 'ws'}://127.0.0.1:${workerPort}`;
+  let notifier: Notifier | null = null;
   const stop = async (): Promise<void> => {
+    await notifier?.close();
     await Promise.all([stopChild(wrangler), stopChild(indexer)]);
+    await relay?.close();
     await simNode.close();
     if (ownsDb) rmSync(dbDirectory, { recursive: true, force: true });
   };
@@ -270,6 +316,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
       () => (wrangler.exitCode !== null ? `wrangler exited with code ${wrangler.exitCode}` : null)
     );
+    if (options.notify === 'stack' && notifySecret !== null) {
+      notifier = startNotifier({
+        dbPath: join(dbDirectory, 'index.db'),
+        url: notifyUrl,
+        secret: notifySecret,
+        retryMaxMs: 1_000,
+        onSent: options.onNotifySent,
+        log: notifierLog(onLog),
+      });
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -277,7 +333,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   return {
     wsUrl,
-    httpUrl: `http://127.0.0.1:${workerPort}`,
+    httpUrl,
     workerPort,
     simNode,
     indexServerUrl,
@@ -285,7 +341,65 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     dbDirectory,
     indexer,
     wrangler,
+    notifySecret,
+    notifier,
     waitForIndexHeight,
     stop,
   };
+}
+
+function workerVarArgs(vars: Record<string, string>): string[] {
+  return Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+}
+
+// The in-process notifier's log lines go where the children's do, marked as its own.
+function notifierLog(onLog: (line: string) => void): NonNullable<NotifierOptions['log']> {
+  const at = (level: string) => (event: string, fields: Record<string, unknown> = {}) => {
+    onLog(`[notifier] ${JSON.stringify({ level, event, ...fields })}`);
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+// wrangler dev's certificate is self-signed: accepted for loopback addresses only, where the
+// stack itself started the server.
+function loopbackTlsOptions(url: string): WebSocket.ClientOptions {
+  const { protocol, hostname } = new URL(url);
+  const loopback = hostname === '127.0.0.1' || hostname === '[::1]' || hostname === 'localhost';
+  return protocol === 'wss:' && loopback ? { rejectUnauthorized: false } : {};
+}
+
+/**
+ * Plain HTTP on a free loopback port, forwarded over TLS to the Worker on `targetPort`. Node's
+ * fetch (the notifier's) refuses wrangler's self-signed certificate and takes no TLS options.
+ */
+async function startNoticeRelay(
+  targetPort: number
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer((incoming, outgoing) => {
+    const { method, url: path, headers } = incoming;
+    const target = { host: '127.0.0.1', port: targetPort, method, path, headers };
+    const upstream = httpsRequest({ ...target, rejectUnauthorized: false }, (reply) => {
+      outgoing.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(outgoing);
+    });
+    upstream.once('error', () => {
+      if (outgoing.headersSent) outgoing.destroy();
+      else outgoing.writeHead(502).end();
+    });
+    // An aborted notice (timeout, stop) must not leave the TLS request open.
+    outgoing.once('close', () => upstream.destroy());
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => done());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const close = (): Promise<void> =>
+    new Promise((done) => {
+      server.closeAllConnections();
+      server.close(() => done());
+    });
+  return { url: `http://127.0.0.1:${port}`, close };
 }

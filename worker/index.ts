@@ -3,19 +3,31 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { SERVER_SOFTWARE } from '../core/protocol/version.ts';
 import { loadConfig, openIndex } from './config.ts';
-import type { Env } from './env.ts';
 import { handleHttpRpc } from './http-rpc.ts';
 import { createLogger, describeError } from './log.ts';
+import { notifyRoutes } from './notify-route.ts';
+import { adminApp } from './admin.ts';
+import type { EnvWithLimits } from './limits/limits-env.ts';
+import { limitHttpRpc } from './limits/http-guard.ts';
+import { admitUpgrade } from './limits/upgrade.ts';
+import { walletPage } from './page/wallet-page.ts';
 
+export { Hub } from './hub.ts';
+export { Limiter } from './limits/limiter.ts';
+export { LimitsRegistry } from './limits/registry.ts';
 export { Session } from './session.ts';
 
-const app = new Hono<{ Bindings: Env }>();
+const app = new Hono<{ Bindings: EnvWithLimits }>();
 
 app.get('/', async (c) => {
   if (c.req.header('Upgrade')?.toLowerCase() === 'websocket') {
     // A fresh object per connection: its state is that one session's, and it hibernates alone.
-    const stub = c.env.SESSION.get(c.env.SESSION.newUniqueId());
-    return stub.fetch(c.req.raw);
+    const id = c.env.SESSION.newUniqueId();
+    // Deny lists, session caps and the group budget (worker/limits/upgrade.ts) come first.
+    const log = createLogger(c.env.LOG_LEVEL);
+    const admitted = await admitUpgrade(c.req.raw, c.env, id.toString(), log);
+    if (admitted instanceof Response) return admitted;
+    return c.env.SESSION.get(id).fetch(admitted);
   }
   const { coin } = loadConfig(c.env);
   return c.text(
@@ -44,7 +56,18 @@ const RPC_CORS = cors({
   maxAge: 86400,
 });
 app.use('/rpc', RPC_CORS);
+// The same per-IP budget as WebSocket sessions (worker/limits/http-guard.ts).
+app.use('/rpc', limitHttpRpc);
 app.post('/rpc', handleHttpRpc);
+
+// The indexer's change notices (bearer secret); hubs fan them out to subscribed sessions.
+app.route('/internal', notifyRoutes);
+
+// Operators' API behind the ADMIN_TOKEN secret (deny/allow lists, IP group budgets).
+app.route('/admin', adminApp);
+
+// A watch-only wallet page over this Worker's own WebSocket (worker/page/).
+app.route('/', walletPage);
 
 app.onError((error, c) => {
   const fields = { path: c.req.path, ...describeError(error) };
