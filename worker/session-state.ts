@@ -4,11 +4,11 @@
 import { hashToHex } from '../core/bytes.ts';
 import { BAD_REQUEST, RpcError, withThousands } from '../core/protocol/errors.ts';
 import { PROTOCOL_MIN } from '../core/protocol/version.ts';
-import type { SessionControl } from './methods/context.ts';
+import type { RequestOrder, SessionControl } from './methods/context.ts';
 
 /**
- * Most script hashes one session may subscribe to (ElectrumX's MAX_SESSION_SUBS default).
- * TODO(soon): the limits task makes this the MAX_SUBS setting of DESIGN §6.
+ * Most script hashes one session may subscribe to unless told otherwise (ElectrumX's
+ * MAX_SESSION_SUBS default); the Session passes the MAX_SUBS of its budget (worker/limits/).
  */
 export const MAX_SESSION_SUBS = 50_000;
 
@@ -21,6 +21,10 @@ export interface SessionAttachment {
   clientName: string;
   headersSubscribed: boolean;
   subscriptionCount: number;
+  /** server.version was asked for (absent in attachments older than this field). */
+  versionRequested?: boolean;
+  /** A request came before the first server.version (absent in older attachments too). */
+  requestsBeforeVersion?: boolean;
 }
 
 /** The attachment of a new session. */
@@ -58,15 +62,17 @@ export function readAttachment(ws: WebSocket): SessionAttachment {
  * written straight back to the attachment, so requests that interleave at their awaits (a batch,
  * or the next message arriving while a query runs) never overwrite each other's changes.
  */
-export class WebSocketSession implements SessionControl {
+export class WebSocketSession implements SessionControl, RequestOrder {
   readonly #ws: WebSocket;
   readonly #state: SessionAttachment;
   readonly #sql: SqlStorage;
+  readonly #maxSubs: number;
 
-  constructor(ws: WebSocket, state: SessionAttachment, sql: SqlStorage) {
+  constructor(ws: WebSocket, state: SessionAttachment, sql: SqlStorage, maxSubs = MAX_SESSION_SUBS) {
     this.#ws = ws;
     this.#state = state;
     this.#sql = sql;
+    this.#maxSubs = maxSubs;
   }
 
   /** Creates the subscription table of a Session object if it is new. */
@@ -96,6 +102,18 @@ export class WebSocketSession implements SessionControl {
     this.#save();
   }
 
+  noteRequest(method: string): void {
+    if (this.#state.versionRequested === true) return;
+    if (method === 'server.version') this.#state.versionRequested = true;
+    else if (this.#state.requestsBeforeVersion === true) return;
+    else this.#state.requestsBeforeVersion = true;
+    this.#save();
+  }
+
+  requestsBeforeVersion(): boolean {
+    return this.#state.requestsBeforeVersion === true;
+  }
+
   subscribeHeaders(): void {
     if (this.#state.headersSubscribed) return;
     this.#state.headersSubscribed = true;
@@ -106,8 +124,8 @@ export class WebSocketSession implements SessionControl {
     const key = hashToHex(hashx);
     const found = this.#sql.exec('SELECT 1 FROM subscriptions WHERE script_hash = ?', key);
     const known = found.toArray();
-    if (known.length === 0 && this.#state.subscriptionCount >= MAX_SESSION_SUBS) {
-      const limit = withThousands(MAX_SESSION_SUBS);
+    if (known.length === 0 && this.#state.subscriptionCount >= this.#maxSubs) {
+      const limit = withThousands(this.#maxSubs);
       throw new RpcError(BAD_REQUEST, `too many subscriptions (at most ${limit} per session)`);
     }
     this.#sql.exec(
@@ -138,9 +156,21 @@ export class WebSocketSession implements SessionControl {
  * The SessionControl of one stateless HTTP request: server.version applies to the rest of the
  * same batch and is then forgotten. Subscriptions never reach it (refused before dispatch).
  */
-export class HttpRequestSession implements SessionControl {
+export class HttpRequestSession implements SessionControl, RequestOrder {
   #version = PROTOCOL_MIN;
   #versionSent = false;
+  #versionRequested = false;
+  #requestsBeforeVersion = false;
+
+  noteRequest(method: string): void {
+    if (this.#versionRequested) return;
+    if (method === 'server.version') this.#versionRequested = true;
+    else this.#requestsBeforeVersion = true;
+  }
+
+  requestsBeforeVersion(): boolean {
+    return this.#requestsBeforeVersion;
+  }
 
   protocolVersion(): string {
     return this.#version;

@@ -1,0 +1,92 @@
+// The cost model of DESIGN §6 as pure functions: bandwidth and error costs, decay, and how hard
+// a group is throttled at a given cost (fewer requests at once, a sleep, or the cut-off).
+import type { Budget } from './budget.ts';
+
+/** Added per error reply: a client that keeps making mistakes pays for them (aiorpcx's base). */
+export const ERROR_REPLY_COST = 100;
+/** Added on top of ERROR_REPLY_COST when a message is not JSON at all (aiorpcx: ten times). */
+export const UNPARSABLE_EXTRA_COST = 1000;
+/**
+ * Subscriptions slow the decay: DESIGN §6 puts it at hard / (10000 + 5 x subs) per second, i.e.
+ * each 2000 subscriptions add one more full decay period.
+ */
+const SUBS_PER_EXTRA_PERIOD = 2000;
+
+/** The cost of moving `bytes` in or out. */
+export function bandwidthCost(bytes: number, budget: Budget): number {
+  return bytes / budget.bandwidthUnitBytes;
+}
+
+/** Cost units that drain per second from a group holding `subscriptions`. */
+export function decayPerSecond(budget: Budget, subscriptions: number): number {
+  const periods = 1 + Math.max(0, subscriptions) / SUBS_PER_EXTRA_PERIOD;
+  return budget.hardLimit / (budget.decaySeconds * periods);
+}
+
+/** `cost` after `elapsedMs` of decay at `perSecond`, never below zero. */
+export function decayed(cost: number, elapsedMs: number, perSecond: number): number {
+  return Math.max(0, cost - (Math.max(0, elapsedMs) / 1000) * perSecond);
+}
+
+/** How a request is treated at a given group cost. */
+export interface Throttle {
+  /** 0 at or below the soft limit, 1 at the hard limit. */
+  readonly fraction: number;
+  /** Requests of one session allowed to run at once. */
+  readonly concurrency: number;
+  /** The wait before each request runs. */
+  readonly sleepMs: number;
+  /** At or over the hard limit: refuse with -101 and close. */
+  readonly cutOff: boolean;
+}
+
+/**
+ * Between the limits the sleep grows linearly from 0 to REQUEST_SLEEP and the concurrency falls
+ * from INITIAL_CONCURRENT towards 0 (rounded up, so it stays at least 1 below the hard limit).
+ */
+export function throttleAt(cost: number, budget: Budget): Throttle {
+  const range = budget.hardLimit - budget.softLimit;
+  const fraction = Math.min(1, Math.max(0, (cost - budget.softLimit) / range));
+  return {
+    fraction,
+    concurrency: Math.max(0, Math.ceil((1 - fraction) * budget.initialConcurrent)),
+    sleepMs: fraction * budget.requestSleepMs,
+    cutOff: cost >= budget.hardLimit,
+  };
+}
+
+/** Seconds until `cost` decays below `target` at `perSecond` (0 when already below). */
+export function secondsUntilBelow(cost: number, target: number, perSecond: number): number {
+  if (cost < target) return 0;
+  return perSecond > 0 ? (cost - target) / perSecond : Number.POSITIVE_INFINITY;
+}
+
+// Every error reply is written by encodeError (core/protocol/framing.ts) as
+// {"jsonrpc":"2.0","error":{"code":N,...}: this key sequence cannot occur inside a JSON string
+// (its quotes would be escaped), so counting it counts the error replies in a frame exactly.
+const ERROR_MARKER = '"error":{"code":';
+const PARSE_ERROR_MARKER = '"error":{"code":-32700,';
+// -101 answers are the cut-off itself; charging them too would turn one refused batch into
+// days of lockout, so they are free.
+const CUT_OFF_MARKER = '"error":{"code":-101,';
+
+function occurrences(text: string, marker: string): number {
+  let count = 0;
+  for (let at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + marker.length)) {
+    count += 1;
+  }
+  return count;
+}
+
+/** The number of charged error replies in a reply frame (every one but -101). */
+export function errorReplyCount(reply: string): number {
+  if (!reply.includes(ERROR_MARKER)) return 0;
+  return occurrences(reply, ERROR_MARKER) - occurrences(reply, CUT_OFF_MARKER);
+}
+
+/** The error part of a reply frame's cost: 100 per error reply, 1,000 more per parse error. */
+export function errorRepliesCost(reply: string): number {
+  if (!reply.includes(ERROR_MARKER)) return 0;
+  const parseErrors = occurrences(reply, PARSE_ERROR_MARKER);
+  return errorReplyCount(reply) * ERROR_REPLY_COST + parseErrors * UNPARSABLE_EXTRA_COST;
+}

@@ -1,0 +1,94 @@
+// The budget on POST /rpc: the same IP groups and Limiters as the WebSocket sessions, so the
+// stateless endpoint is no way around them. Each request is charged after its answer (off the
+// response path); the next one from the group sees the figures that charge returned.
+import type { MiddlewareHandler } from 'hono';
+import { encodeError } from '../../core/protocol/framing.ts';
+import { createLogger, describeError } from '../log.ts';
+import { clientAddress, decideAccess } from './access-rules.ts';
+import { runtimeLists } from './access.ts';
+import type { Budget } from './budget.ts';
+import { bandwidthCost, decayed, errorRepliesCost, throttleAt } from './cost-model.ts';
+import type { GroupSnapshot } from './group-ledger.ts';
+import { limitsConfig } from './limits-config.ts';
+import type { EnvWithLimits } from './limits-env.ts';
+import { excessiveUsage } from './session-meter.ts';
+
+/** Groups whose last figures an isolate remembers (oldest forgotten first). */
+const MAX_REMEMBERED_GROUPS = 4096;
+// One unit per reply: the dearest base cost of the method table is 1; sizes show in bandwidth.
+const COST_PER_REPLY = 1;
+const REPLY_MARKER = '{"jsonrpc":"2.0",';
+
+const remembered = new Map<string, { snapshot: GroupSnapshot; atMs: number }>();
+
+function remember(group: string, snapshot: GroupSnapshot): void {
+  remembered.delete(group);
+  remembered.set(group, { snapshot, atMs: Date.now() });
+  if (remembered.size > MAX_REMEMBERED_GROUPS) {
+    const oldest = remembered.keys().next();
+    if (oldest.done !== true) remembered.delete(oldest.value);
+  }
+}
+
+function estimate(group: string): number {
+  const known = remembered.get(group);
+  if (known === undefined) return 0;
+  const { snapshot, atMs } = known;
+  return decayed(snapshot.cost, Date.now() - atMs, snapshot.decayPerSec);
+}
+
+function countReplies(body: string): number {
+  let count = 0;
+  for (let at = body.indexOf(REPLY_MARKER); at >= 0; at = body.indexOf(REPLY_MARKER, at + 1)) {
+    count += 1;
+  }
+  return count;
+}
+
+function overLimit(retryAfterSec: number): Response {
+  return new Response(encodeError(null, excessiveUsage()), {
+    status: 429,
+    headers: { 'Content-Type': 'application/json', 'Retry-After': String(retryAfterSec) },
+  });
+}
+
+async function responseCost(
+  response: Response,
+  requestBytes: number,
+  budget: Budget
+): Promise<number> {
+  const body = await response.clone().text();
+  const bytes = requestBytes + new TextEncoder().encode(body).length;
+  const replies = countReplies(body) * COST_PER_REPLY;
+  return replies + bandwidthCost(bytes, budget) + errorRepliesCost(body);
+}
+
+/** Middleware for POST /rpc: 403 for denied networks, 429 at the hard limit, a sleep above soft. */
+export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = async (c, next) => {
+  if (c.req.method !== 'POST') return next();
+  const env = c.env;
+  const log = createLogger(env.LOG_LEVEL, { transport: 'http' });
+  const { settings, budget } = limitsConfig(env);
+  const lists = await runtimeLists(env, settings, log);
+  const access = decideAccess(clientAddress(c.req.raw.headers), settings, lists);
+  if (access.kind === 'denied') return c.text('forbidden\n', 403);
+  if (access.kind === 'exempt') return next();
+  const { group } = access;
+  const throttle = throttleAt(estimate(group), budget);
+  if (throttle.cutOff) return overLimit(Math.max(1, Math.ceil(budget.requestSleepMs / 1000)));
+  if (throttle.sleepMs > 0) {
+    const sleepMs = Math.min(throttle.sleepMs, budget.requestTimeoutMs);
+    await new Promise((resolve) => setTimeout(resolve, sleepMs));
+  }
+  await next();
+  const requestBytes = Number(c.req.header('Content-Length') ?? '0') || 0;
+  const charging = responseCost(c.res, requestBytes, budget)
+    .then((charge) => {
+      const limiter = env.LIMITER.get(env.LIMITER.idFromName(group));
+      return limiter.charge({ group, budget, charge });
+    })
+    .then((snapshot) => remember(group, snapshot))
+    .catch((error: unknown) => log.warn('limits_http_charge_failed', describeError(error)));
+  c.executionCtx.waitUntil(charging);
+  return undefined;
+};

@@ -1,0 +1,63 @@
+// The size-dependent part of a request's cost (DESIGN §6), read from its arguments and result;
+// the base part is the method table's `cost` (core/protocol/methods.ts).
+
+type SizeCost = (args: readonly unknown[], result: unknown) => number;
+
+function listLength(value: unknown): number {
+  return Array.isArray(value) ? value.length : 0;
+}
+
+function field(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return (value as Record<string, unknown>)[name];
+}
+
+// A merkle branch of length L comes from a block of at most 2^L transactions: the proof is
+// charged as if the block were that wide, since the result does not carry the exact count.
+function merkleCost(result: unknown): number {
+  const branch = field(result, 'merkle');
+  if (!Array.isArray(branch)) return 0;
+  return 2 ** Math.min(branch.length, 24) / 2500;
+}
+
+// blockchain.block.headers: count / 50 (1.4 `count`, 1.6 `headers` list), +1 with a checkpoint
+// proof (`branch`), as ElectrumX's phandle_block_headers charges.
+function headersCost(result: unknown): number {
+  const count = field(result, 'count');
+  const n = typeof count === 'number' ? count : listLength(field(result, 'headers'));
+  return n / 50 + (field(result, 'branch') === undefined ? 0 : 1);
+}
+
+// blockchain.transaction.broadcast: ElectrumX charges len(hex) / 5000, i.e. raw bytes / 2500.
+function broadcastCost(args: readonly unknown[]): number {
+  const raw = args[0];
+  return typeof raw === 'string' ? raw.length / 5000 : 0;
+}
+
+const SIZE_COSTS: Readonly<Record<string, SizeCost>> = {
+  'blockchain.scripthash.get_history': (_args, result) => listLength(result) / 1000,
+  'blockchain.scripthash.get_mempool': (_args, result) => listLength(result) / 50,
+  'blockchain.scripthash.listunspent': (_args, result) => listLength(result) / 50,
+  // TODO(soon): get_balance's n / 50 needs the UTXO count, which the result does not show and
+  // the index reader does not return; only the base cost is charged until it does.
+  'blockchain.block.headers': (_args, result) => headersCost(result),
+  // With cp_height the answer is an object carrying a checkpoint proof: one unit more.
+  'blockchain.block.header': (_args, result) => (typeof result === 'string' ? 0 : 1),
+  'blockchain.transaction.get_merkle': (_args, result) => merkleCost(result),
+  'blockchain.transaction.id_from_pos': (_args, result) => merkleCost(result),
+  'blockchain.transaction.broadcast': (args) => broadcastCost(args),
+};
+
+/**
+ * The cost of one answered request: the method's base cost plus what its size adds (history
+ * 0.2 + n/1000, UTXO lists 1 + n/50, merkle 0.25 + n_tx/2500, broadcast by size).
+ */
+export function requestCost(
+  method: string,
+  baseCost: number,
+  args: readonly unknown[],
+  result: unknown
+): number {
+  const size = Object.hasOwn(SIZE_COSTS, method) ? SIZE_COSTS[method] : undefined;
+  return baseCost + (size === undefined ? 0 : size(args, result));
+}
