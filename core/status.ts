@@ -83,6 +83,14 @@ function asciiBytes(text: string): Uint8Array {
   return bytes;
 }
 
+// Scratch space shared by every hasher (compress never re-enters): a 256-byte schedule per hasher
+// is an off-heap allocation per status update, and the index makes one per script hash per flush.
+const SCHEDULE = new Uint32Array(64);
+const DIGEST_WORDS = new Uint32Array(8);
+const DIGEST_TAIL = new Uint8Array(2 * BLOCK_BYTES);
+// 2^29 bytes = 2^32 bits: splits the bit length into two u32 words without BigInt.
+const BYTES_PER_BIT_WORD = 0x2000_0000;
+
 /**
  * Incremental SHA-256 over the Electrum status text whose state can be saved into a compact
  * Uint8Array and resumed later, so the index extends a script hash's confirmed status with new
@@ -94,7 +102,6 @@ export class StatusHasher {
   private readonly h: Uint32Array;
   private readonly pending: Uint8Array;
   private totalBytes: number;
-  private readonly w = new Uint32Array(64);
 
   private constructor(h: Uint32Array, pending: Uint8Array, totalBytes: number) {
     this.h = h;
@@ -154,10 +161,10 @@ export class StatusHasher {
       pos = take;
       fill += take;
       if (fill < BLOCK_BYTES) return;
-      compress(this.h, this.w, this.pending, 0);
+      compress(this.h, SCHEDULE, this.pending, 0);
     }
     for (; pos + BLOCK_BYTES <= data.length; pos += BLOCK_BYTES) {
-      compress(this.h, this.w, data, pos);
+      compress(this.h, SCHEDULE, data, pos);
     }
     this.pending.set(data.subarray(pos), 0);
   }
@@ -175,19 +182,23 @@ export class StatusHasher {
 
   /** SHA-256 of everything added so far; the hasher stays usable. */
   digest(): Uint8Array {
-    const copy = this.clone();
-    const pendingBytes = copy.totalBytes % BLOCK_BYTES;
-    // FIPS 180-4 §5.1.1: 0x80, zeros, then the message length in bits as u64 big-endian.
-    const padBytes = (pendingBytes < 56 ? 56 : 120) - pendingBytes;
-    const tail = new Uint8Array(padBytes + 8);
-    tail[0] = 0x80;
-    const view = new DataView(tail.buffer);
-    const bitLength = BigInt(copy.totalBytes) * 8n;
-    view.setBigUint64(padBytes, bitLength, false);
-    copy.update(tail);
+    const pendingBytes = this.totalBytes % BLOCK_BYTES;
+    // FIPS 180-4 §5.1.1: 0x80, zeros, then the message length in bits as u64 big-endian,
+    // padded in scratch space so the hasher's own state is left as it was.
+    const tailBytes = pendingBytes < 56 ? BLOCK_BYTES : 2 * BLOCK_BYTES;
+    const tail = DIGEST_TAIL;
+    tail.fill(0);
+    tail.set(this.pending.subarray(0, pendingBytes));
+    tail[pendingBytes] = 0x80;
+    const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+    view.setUint32(tailBytes - 8, Math.floor(this.totalBytes / BYTES_PER_BIT_WORD), false);
+    view.setUint32(tailBytes - 4, (this.totalBytes % BYTES_PER_BIT_WORD) * 8, false);
+    const h = DIGEST_WORDS;
+    h.set(this.h);
+    for (let at = 0; at < tailBytes; at += BLOCK_BYTES) compress(h, SCHEDULE, tail, at);
     const out = new Uint8Array(32);
     const outView = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, copy.h[i] ?? 0, false);
+    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, h[i] ?? 0, false);
     return out;
   }
 

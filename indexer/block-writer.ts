@@ -8,7 +8,7 @@ import { BlockError } from './block-verify.ts';
 import type { IndexDb } from './db.ts';
 import { addHeaderToTree } from './header-tree.ts';
 import { settleMempool } from './mempool-store.ts';
-import { bytesKey, StatusCache, statusEntryText } from './status-cache.ts';
+import { bytesKey, StatusCache, StatusTextArena } from './status-cache.ts';
 import { encodeUndo, type IndexedOutput } from './undo-record.ts';
 
 /** Where the index stands inside the current transaction. */
@@ -52,6 +52,7 @@ export class BlockWriter {
   private readonly reorgLimit: number;
   private readonly statuses: StatusCache;
   private readonly pending = new Map<string, PendingOutput>();
+  private readonly texts = new StatusTextArena();
   private txRows: BatchInsert;
   private tipState: Tip = { height: -1, hash: null, txCount: 0, lastChangeSeq: 0 };
 
@@ -76,6 +77,8 @@ export class BlockWriter {
   beginFlush(): void {
     this.pending.clear();
     this.statuses.clear();
+    this.texts.clear();
+    if (process.env['EXP_NOHASHXIDX'] === '1') this.db.sqlite.exec('DROP INDEX IF EXISTS utxos_by_hashx');
     this.txRows = this.newTxRows();
     const state = this.db.readChainState();
     this.tipState = {
@@ -269,7 +272,7 @@ export class BlockWriter {
         if (seen.has(key)) return;
         seen.add(key);
         blockTouched.set(key, hashx);
-        text ??= statusEntryText(block.txid(position), height);
+        text ??= this.texts.text(block.txid(position), height);
         this.statuses.add(key, hashx, txNum, text);
       };
       seen.clear();

@@ -80,6 +80,45 @@ describe('loadConfig', () => {
     expect(withUrl('file:rel/i.db')).toBe(resolve('rel/i.db'));
   });
 
+  it('mirrors to a remote libSQL server from the working copy in DB_DIRECTORY', () => {
+    const remote = (url: string) =>
+      loadConfig({ ...BASE, DB_URL: url, DB_AUTH_TOKEN: 'db-token-0123456789' });
+    expect(remote('libsql://my-db.turso.io')).toMatchObject({
+      dbPath: join('/tmp/edge-index', 'index.db'),
+      remoteDb: { url: 'https://my-db.turso.io', authToken: 'db-token-0123456789' },
+    });
+    expect(remote('http://127.0.0.1:9000/').remoteDb?.url).toBe('http://127.0.0.1:9000');
+    expect(loadConfig(BASE).remoteDb).toBeUndefined();
+  });
+
+  it('reads the admin RPC, metrics, Worker admin API and notify settings', () => {
+    const config = loadConfig({
+      ...BASE,
+      RPC_HOST: '::1',
+      RPC_PORT: '0',
+      RPC_USER: 'ops-7f3a',
+      RPC_PASSWORD: 'admin-pass-0123456789',
+      PROMETHEUS_PORT: '9464',
+      WORKER_ADMIN_URL: 'https://edge.example/',
+      WORKER_ADMIN_TOKEN: 'w'.repeat(30),
+      NOTIFY_URL: 'http://127.0.0.1:8787',
+      NOTIFY_SECRET: 'n'.repeat(20),
+    });
+    expect(config).toMatchObject({
+      adminRpc: { host: '::1', port: 0, user: 'ops-7f3a', password: 'admin-pass-0123456789' },
+      metrics: { host: '127.0.0.1', port: 9464 },
+      workerAdmin: { url: 'https://edge.example', secret: 'w'.repeat(30) },
+      notify: { url: 'http://127.0.0.1:8787', secret: 'n'.repeat(20) },
+    });
+    const defaults = loadConfig(BASE);
+    expect(defaults.adminRpc).toMatchObject({ host: '127.0.0.1', port: 8000 });
+    expect([defaults.metrics, defaults.workerAdmin, defaults.notify]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it.each([
     [{ DAEMON_URL: undefined }, /^DAEMON_URL is required/],
     [{ DAEMON_URL: 'not a url s3cret-pass' }, /^DAEMON_URL is not a URL/],
@@ -89,13 +128,27 @@ describe('loadConfig', () => {
     [{ NET: 'signet' }, /^COIN\/NET: unknown network "signet"/],
     [{ DB_DIRECTORY: undefined }, /^DB_DIRECTORY or DB_URL is required/],
     [{ DB_URL: 'file:/x.db' }, /^set DB_DIRECTORY or DB_URL, not both/],
-    [
-      { DB_DIRECTORY: undefined, DB_URL: 'libsql://db.example?authToken=s3cret-pass' },
-      /^DB_URL scheme "libsql:" is not supported yet/,
-    ],
+    [{ DB_URL: 'libsql://db.example?authToken=s3cret-pass' }, /^DB_URL must not carry credentials/],
+    [{ DB_URL: 'https://u:s3cret-pass@db.example' }, /^DB_URL must not carry credentials/],
+    [{ DB_URL: 'http://db.example:8080' }, /^DB_URL may use http:\/\/ on loopback only/],
+    [{ DB_URL: 'ws://db.example' }, /^DB_URL scheme "ws:" is not supported/],
     [
       { DB_DIRECTORY: undefined, DB_URL: 'https://db.example' },
-      /^DB_URL scheme "https:" is not supported yet/,
+      /^DB_URL of a libSQL server needs DB_DIRECTORY too/,
+    ],
+    [{ RPC_PORT: 'eighty' }, /^RPC_PORT must be a port from 0 to 65535/],
+    [{ PROMETHEUS_PORT: '99999' }, /^PROMETHEUS_PORT must be a port/],
+    [
+      { WORKER_ADMIN_URL: 'https://edge.example' },
+      /^set both WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN/,
+    ],
+    [
+      { WORKER_ADMIN_URL: 'https://a:s3cret-pass@edge', WORKER_ADMIN_TOKEN: 'x'.repeat(30) },
+      /^WORKER_ADMIN_URL must be an http\(s\) URL without credentials/,
+    ],
+    [
+      { NOTIFY_URL: 'https://edge.example', NOTIFY_SECRET: 's3cret-pass' },
+      /^NOTIFY_SECRET must be at least 16 characters/,
     ],
     [{ REORG_LIMIT: '0' }, /^REORG_LIMIT must be an integer from 1 to 100000, got "0"/],
     [{ REORG_LIMIT: '12abc' }, /^REORG_LIMIT must be an integer/],

@@ -2,6 +2,33 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getCoin, type Coin } from '../core/coins.ts';
+import { adminRpcSettings } from './admin-rpc.ts';
+import { metricsSettings } from './metrics.ts';
+import { isLoopbackHost } from './unsafe-start.ts';
+
+/** A libSQL server (sqld, Turso) that receives every write of the local index (DB_URL). */
+export interface RemoteDbConfig {
+  /** The URL @libsql/client is given: https:// (libsql:// rewritten), or http:// on loopback. */
+  url: string;
+  /** DB_AUTH_TOKEN; never logged. */
+  authToken: string | undefined;
+}
+
+/** Where the admin RPC listens and the credentials it takes (RPC_*). */
+export interface AdminRpcConfig {
+  host: string;
+  port: number;
+  user: string;
+  /** Never logged. */
+  password: string;
+}
+
+/** A base URL and the bearer secret that goes with it. */
+export interface AuthorizedUrl {
+  url: string;
+  /** Never logged. */
+  secret: string;
+}
 
 /** Everything the indexer reads from its environment, checked. */
 export interface IndexerConfig {
@@ -11,8 +38,10 @@ export interface IndexerConfig {
   /** Never logged. */
   daemonPassword: string;
   coin: Coin;
-  /** Path of the SQLite index file. */
+  /** Path of the SQLite index file (with DB_URL: the local working copy). */
   dbPath: string;
+  /** The remote index every write is mirrored to, when DB_URL names one. */
+  remoteDb: RemoteDbConfig | undefined;
   reorgLimit: number;
   indexServerHost: string;
   indexServerPort: number;
@@ -22,6 +51,13 @@ export interface IndexerConfig {
   /** Whole blocks per SQLite transaction during initial sync. */
   flushBlocks: number;
   logLevel: string | undefined;
+  adminRpc: AdminRpcConfig;
+  /** PROMETHEUS_HOST/PORT; undefined when PROMETHEUS_PORT is unset (metrics off). */
+  metrics: { host: string; port: number } | undefined;
+  /** WORKER_ADMIN_URL + WORKER_ADMIN_TOKEN: the Worker's /admin API, for sessions and groups. */
+  workerAdmin: AuthorizedUrl | undefined;
+  /** NOTIFY_URL + NOTIFY_SECRET: where change notices are pushed. */
+  notify: AuthorizedUrl | undefined;
 }
 
 /** A setting is missing or malformed; the message names the setting and never a secret. */
@@ -89,26 +125,69 @@ function parseDaemonUrl(raw: string, coin: Coin): DaemonEndpoint {
   };
 }
 
-function parseDbPath(env: Env): string {
-  const directory = setting(env, 'DB_DIRECTORY');
-  const dbUrl = setting(env, 'DB_URL');
-  if (directory !== undefined && dbUrl !== undefined) {
-    throw new ConfigError('set DB_DIRECTORY or DB_URL, not both');
-  }
-  if (directory !== undefined) return join(resolve(directory), 'index.db');
-  if (dbUrl === undefined) throw new ConfigError('DB_DIRECTORY or DB_URL is required');
-  if (!dbUrl.startsWith('file:')) {
-    const scheme = dbUrl.split(':')[0]?.slice(0, 20) ?? '';
-    // TODO(soon): remote libSQL (sqld, Turso) as the index store; refused until it exists.
-    throw new ConfigError(
-      `DB_URL scheme "${scheme}:" is not supported yet; use a file: URL or DB_DIRECTORY`
-    );
-  }
+function filePath(dbUrl: string): string {
   const path = dbUrl.startsWith('file://') ? fileURLToPath(dbUrl) : dbUrl.slice('file:'.length);
   if (path === '' || path.includes('?')) {
     throw new ConfigError(`DB_URL must name a file, e.g. file:/var/lib/electrum-edge/index.db`);
   }
   return isAbsolute(path) ? path : resolve(path);
+}
+
+// libsql:// goes over HTTPS: the Hrana-over-HTTP transport is the one tested here (DESIGN §9);
+// plain http:// would send DB_AUTH_TOKEN in clear, so only a loopback server may use it.
+function remoteUrl(dbUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(dbUrl);
+  } catch {
+    throw new ConfigError('DB_URL is not a URL; expected libsql://host, https://host or file:path');
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '') {
+    throw new ConfigError(
+      'DB_URL must not carry credentials or a query: put the token in DB_AUTH_TOKEN'
+    );
+  }
+  if (url.protocol === 'libsql:') url = new URL(`https://${url.host}${url.pathname}`);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new ConfigError('DB_URL may use http:// on loopback only; use libsql:// or https://');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    const scheme = url.protocol.slice(0, 20);
+    const message = `DB_URL scheme "${scheme}" is not supported; use libsql:, https: or file:`;
+    throw new ConfigError(message);
+  }
+  return url.href.replace(/\/$/, '');
+}
+
+interface DbLocation {
+  dbPath: string;
+  remoteDb: RemoteDbConfig | undefined;
+}
+
+/**
+ * DB_DIRECTORY alone: the local index. DB_URL=file:...: the same, named by URL. DB_URL of a
+ * libSQL server: a mirror of the local working copy in DB_DIRECTORY (remote-writer.ts), since
+ * every spent output is looked up while blocks are applied and that must not cross a network.
+ */
+function parseDbLocation(env: Env): DbLocation {
+  const directory = setting(env, 'DB_DIRECTORY');
+  const dbUrl = setting(env, 'DB_URL');
+  if (dbUrl !== undefined && dbUrl.startsWith('file:')) {
+    if (directory !== undefined) throw new ConfigError('set DB_DIRECTORY or DB_URL, not both');
+    return { dbPath: filePath(dbUrl), remoteDb: undefined };
+  }
+  const remoteDb =
+    dbUrl === undefined
+      ? undefined
+      : { url: remoteUrl(dbUrl), authToken: setting(env, 'DB_AUTH_TOKEN') };
+  if (directory === undefined) {
+    throw new ConfigError(
+      remoteDb === undefined
+        ? 'DB_DIRECTORY or DB_URL is required'
+        : 'DB_URL of a libSQL server needs DB_DIRECTORY too, for the local working copy'
+    );
+  }
+  return { dbPath: join(resolve(directory), 'index.db'), remoteDb };
 }
 
 function parseCoin(env: Env): Coin {
@@ -130,6 +209,39 @@ function parseToken(env: Env): string {
   return token;
 }
 
+/** A base URL and its secret, both set or neither; the URL must be http(s). */
+function authorizedUrl(env: Env, urlName: string, secretName: string): AuthorizedUrl | undefined {
+  const url = setting(env, urlName);
+  const secret = setting(env, secretName);
+  if (url === undefined && secret === undefined) return undefined;
+  if (url === undefined || secret === undefined) {
+    throw new ConfigError(`set both ${urlName} and ${secretName}, or neither`);
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  const httpUrl = parsed?.protocol === 'http:' || parsed?.protocol === 'https:';
+  if (parsed === undefined || !httpUrl || parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError(`${urlName} must be an http(s) URL without credentials`);
+  }
+  if (secret.length < MIN_TOKEN_CHARS) {
+    throw new ConfigError(`${secretName} must be at least ${MIN_TOKEN_CHARS} characters`);
+  }
+  return { url: url.replace(/\/+$/, ''), secret };
+}
+
+// admin-rpc.ts and metrics.ts read their own settings; their errors become ConfigErrors here.
+function fromModule<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /**
  * Reads and checks the indexer's settings.
  * @throws ConfigError naming the first bad or missing setting.
@@ -143,7 +255,7 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     daemonUser: daemon.user,
     daemonPassword: daemon.password,
     coin,
-    dbPath: parseDbPath(env),
+    ...parseDbLocation(env),
     reorgLimit: integerSetting(env, 'REORG_LIMIT', 200, 1, 100_000),
     indexServerHost: setting(env, 'INDEX_SERVER_HOST') ?? '127.0.0.1',
     indexServerPort: integerSetting(env, 'INDEX_SERVER_PORT', 8081, 0, 65_535),
@@ -151,5 +263,9 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     pollIntervalMs: integerSetting(env, 'POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
     flushBlocks: integerSetting(env, 'FLUSH_BLOCKS', 100, 1, 100_000),
     logLevel: setting(env, 'LOG_LEVEL'),
+    adminRpc: fromModule(() => adminRpcSettings(env)),
+    metrics: fromModule(() => metricsSettings(env)),
+    workerAdmin: authorizedUrl(env, 'WORKER_ADMIN_URL', 'WORKER_ADMIN_TOKEN'),
+    notify: authorizedUrl(env, 'NOTIFY_URL', 'NOTIFY_SECRET'),
   };
 }

@@ -32,6 +32,8 @@ export interface DaemonOptions {
   giveUpAfterMs?: number;
   /** Aborting it ends any retry wait at once with DaemonStoppedError. */
   signal?: AbortSignal;
+  /** Told of each failed attempt: down, unauthorized, garbage or warming_up (metrics). */
+  onFailure?: (kind: string) => void;
 }
 
 export interface RpcCall {
@@ -65,10 +67,12 @@ function isReply(value: unknown): value is RpcReply {
   return typeof value === 'object' && value !== null && 'id' in value;
 }
 
+type OptionalSetting = 'giveUpAfterMs' | 'signal' | 'onFailure';
+
 /** A node's JSON-RPC endpoint. Transport trouble is retried with backoff until it clears. */
 export class Daemon {
-  private readonly options: Required<Omit<DaemonOptions, 'giveUpAfterMs' | 'signal'>> &
-    Pick<DaemonOptions, 'giveUpAfterMs' | 'signal'>;
+  private readonly options: Required<Omit<DaemonOptions, OptionalSetting>> &
+    Pick<DaemonOptions, OptionalSetting>;
   private readonly authorization: string;
   private state = 'ok';
   private nextId = 1;
@@ -77,6 +81,11 @@ export class Daemon {
     this.options = { timeoutMs: 60_000, firstRetryMs: 250, maxRetryMs: 10_000, ...options };
     const credentials = `${options.user}:${options.password}`;
     this.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  }
+
+  /** `ok`, or why the last attempt failed: down, unauthorized, garbage or warming_up. */
+  get reachability(): string {
+    return this.state;
   }
 
   /** One call; throws DaemonRpcError when the node answers with an error. */
@@ -108,6 +117,7 @@ export class Daemon {
         return outcome.value;
       }
       this.setState(outcome.state, outcome.detail, attempt);
+      this.options.onFailure?.(outcome.state);
       const budget = this.options.giveUpAfterMs;
       if (budget !== undefined && Date.now() - started + delayMs > budget) {
         throw new DaemonStoppedError(`node unavailable for ${budget} ms (${outcome.state})`);

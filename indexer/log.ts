@@ -1,62 +1,94 @@
-// Structured logging for the indexer: one JSON object per line on stdout; the only console user.
+// The indexer's logger: `log.info(event, fields)` in every module, written through logger.ts
+// (pino, LOG_LEVEL, LOG_FORMAT, ANON_LOGS, redaction of every configured secret).
+import {
+  createLogger,
+  loggerOptionsFromEnv,
+  parseLogLevel,
+  type Logger,
+  type LoggerOptions,
+  type LogFields,
+  type LogLevel,
+} from './logger.ts';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogFields, LogLevel } from './logger.ts';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+// Lines leave through console.log, as they always have here: tests that watch the console keep
+// working, and on Linux stdout writes to files and pipes are synchronous, so none is lost at exit.
+const consoleSink = {
+  write(line: string): void {
+    // eslint-disable-next-line no-console -- this module is the one place that writes logs.
+    console.log(line.endsWith('\n') ? line.slice(0, -1) : line);
+  },
+};
 
-export type LogFields = Record<string, unknown>;
+// Built from the environment at load time, so even a refusal to start is redacted and shaped
+// like every other line.
+let options: LoggerOptions = {
+  ...loggerOptionsFromEnv(process.env, 'indexer'),
+  destination: consoleSink,
+};
+let current: Logger = createLogger(options);
 
-let minRank = LOG_LEVELS.indexOf('info');
-
-function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
+/**
+ * Rebuilds the logger with `overrides` on top of the settings read from the environment (tests
+ * give a `destination`; the admin RPC's `log` command gives a `level`).
+ */
+export function configureLog(overrides: Partial<LoggerOptions>): void {
+  options = { ...options, ...overrides };
+  current = createLogger(options);
 }
 
 /**
- * Sets the lowest level written. An unknown name is reported once and the default (info) applies,
- * so a typo in LOG_LEVEL does not stop an indexer that is otherwise configured right (STYLE.md).
+ * Sets the lowest level written (debug, info, warning or warn, error; any case). An unknown name
+ * is reported once with the valid list and `info` applies, so a typo in LOG_LEVEL does not stop
+ * an indexer that is otherwise configured right (STYLE.md "Logs").
  */
 export function setLogLevel(name: string | undefined): void {
-  const wanted = (name ?? '').trim().toLowerCase();
-  if (wanted === '') return;
-  if (isLogLevel(wanted)) {
-    minRank = LOG_LEVELS.indexOf(wanted);
-    return;
-  }
-  minRank = LOG_LEVELS.indexOf('info');
-  write('warn', 'bad_log_level', { value: wanted.slice(0, 40), valid: LOG_LEVELS.join(', ') });
+  if ((name ?? '').trim() === '') return;
+  configureLog({ level: name });
+}
+
+/** The level in force. */
+export function logLevel(): LogLevel {
+  return parseLogLevel(options.level).level;
 }
 
 /** True when lines of `level` are written; callers check it before building costly debug fields. */
 export function logEnabled(level: LogLevel): boolean {
-  return LOG_LEVELS.indexOf(level) >= minRank;
+  return current.isEnabled(level);
 }
 
-// JSON cannot hold bigint or Error; a log line must never throw because of a field.
-function replacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) return value.message;
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  return value;
+// The old JSON logger wrote an Error field as its message; pino would print `{}` for it under
+// any name but `err`. Stacks go in their own field where a caller wants them.
+function plain(fields: LogFields): LogFields {
+  let out: LogFields | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    if (!(value instanceof Error) || key === 'err') continue;
+    out ??= { ...fields };
+    out[key] = value.message;
+  }
+  return out ?? fields;
 }
 
-function write(level: LogLevel, event: string, fields: LogFields): void {
-  const entry = { time: new Date().toISOString(), level, event, ...fields };
-  const line = JSON.stringify(entry, replacer);
-  // eslint-disable-next-line no-console -- this module is the one place that writes logs.
-  console.log(line);
-}
-
-function at(level: LogLevel): (event: string, fields?: LogFields) => void {
-  return (event, fields = {}) => {
-    if (logEnabled(level)) write(level, event, fields);
+function facade(bindings: LogFields): Logger {
+  const at =
+    (level: LogLevel) =>
+    (event: string, fields: LogFields = {}): void => {
+      if (!current.isEnabled(level)) return;
+      current[level](event, plain({ ...bindings, ...fields }));
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    isEnabled: (level) => current.isEnabled(level),
+    child: (more) => facade({ ...bindings, ...more }),
   };
 }
 
-/** The indexer's logger: `log.info('caught_up', { height })` prints one JSON line. */
-export const log = {
-  debug: at('debug'),
-  info: at('info'),
-  warn: at('warn'),
-  error: at('error'),
-};
+/**
+ * The indexer's logger: `log.info('caught_up', { height })` prints one line. It always writes
+ * through the logger in force, so a level changed at run time applies to every module.
+ */
+export const log: Logger = facade({});

@@ -26,9 +26,9 @@ export interface NotifierOptions {
   /** NOTIFY_SECRET of the Worker. */
   secret: string;
   log?: NotifierLog;
-  /** Also wake on writes to the index file's directory, e.g. by another process (default true with dbPath). */
+  /** Also wake on writes to the index file by any process (default: when dbPath is given). */
   watchFile?: boolean;
-  /** Look for new rows this often even without a wake, as a safety net (default 5000 ms; 0 = never). */
+  /** Look for new rows this often without a wake, a safety net (default 5000 ms; 0 = never). */
   checkIntervalMs?: number;
   /** First retry delay (default 250 ms); doubles per failure up to retryMaxMs (default 30 s). */
   retryBaseMs?: number;
@@ -37,6 +37,8 @@ export interface NotifierOptions {
   requestTimeoutMs?: number;
   /** Largest POST body (default 1 MiB; the Worker takes up to 4 MiB). */
   maxBodyBytes?: number;
+  /** How long a reorg's unwind waits for the new branch's blocks (default 2000 ms). */
+  reorgSettleMs?: number;
   /** Called after each acknowledged POST with the rows it completed (benchmarks, tests). */
   onSent?: (sent: SentNotice[]) => void;
 }
@@ -86,6 +88,13 @@ function displayHex(bytes: Uint8Array): string {
   return Buffer.from(bytes).reverse().toString('hex');
 }
 
+function latestSeq(db: Sqlite): number {
+  const row = db.prepare('SELECT last_change_seq AS seq FROM chain_state WHERE id = 0').get() as
+    | { seq: number }
+    | undefined;
+  return row?.seq ?? 0;
+}
+
 function packedHashes(packed: Uint8Array): string[] {
   const out: string[] = [];
   for (let at = 0; at + HASH_BYTES <= packed.length; at += HASH_BYTES) {
@@ -94,8 +103,29 @@ function packedHashes(packed: Uint8Array): string[] {
   return out;
 }
 
+type Settings = Required<Omit<NotifierOptions, 'db' | 'dbPath' | 'onSent' | 'log'>>;
+
+function settingsOf(options: NotifierOptions): Settings {
+  return {
+    url: options.url.replace(/\/+$/, ''),
+    secret: options.secret,
+    watchFile: options.watchFile ?? options.dbPath !== undefined,
+    checkIntervalMs: options.checkIntervalMs ?? 5_000,
+    retryBaseMs: options.retryBaseMs ?? 250,
+    retryMaxMs: options.retryMaxMs ?? 30_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    reorgSettleMs: options.reorgSettleMs ?? 2_000,
+  };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 class ChangeNotifier implements Notifier {
-  readonly #o: Required<Omit<NotifierOptions, 'db' | 'dbPath' | 'onSent' | 'log'>> & NotifierOptions;
+  readonly #options: NotifierOptions;
+  readonly #o: Settings;
   readonly #log: NotifierLog;
   #db: Sqlite | null;
   readonly #ownsDb: boolean;
@@ -107,11 +137,13 @@ class ChangeNotifier implements Notifier {
   #closed = false;
   #woken = false;
   #signal: (() => void) | null = null;
-  #lastStampedSeq = 0;
+  #lastStampedSeq: number | null = null;
   readonly #seenAtMs = new Map<number, number>();
   readonly #abort = new AbortController();
   #watcher: FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #settleTimer: NodeJS.Timeout | null = null;
+  #lastSentHeight: number | null = null;
   #loop: Promise<void> = Promise.resolve();
 
   constructor(options: NotifierOptions) {
@@ -119,16 +151,8 @@ class ChangeNotifier implements Notifier {
       throw new Error('startNotifier needs dbPath or db');
     }
     if (options.secret === '') throw new Error('startNotifier needs the NOTIFY_SECRET');
-    this.#o = {
-      watchFile: options.dbPath !== undefined,
-      checkIntervalMs: 5_000,
-      retryBaseMs: 250,
-      retryMaxMs: 30_000,
-      requestTimeoutMs: 10_000,
-      maxBodyBytes: 1024 * 1024,
-      ...options,
-      url: options.url.replace(/\/+$/, ''),
-    };
+    this.#options = options;
+    this.#o = settingsOf(options);
     this.#log = options.log ?? indexerLog;
     this.#db = options.db ?? null;
     this.#ownsDb = options.db === undefined;
@@ -136,26 +160,31 @@ class ChangeNotifier implements Notifier {
   }
 
   start(): void {
-    if (this.#o.watchFile && this.#o.dbPath !== undefined) this.#watch(this.#o.dbPath);
+    const { dbPath } = this.#options;
+    if (this.#o.watchFile && dbPath !== undefined) this.#watch(dbPath);
     if (this.#o.checkIntervalMs > 0) {
       this.#timer = setInterval(() => this.wake(), this.#o.checkIntervalMs);
       this.#timer.unref();
     }
     this.#loop = this.#run().catch((error: unknown) => {
-      this.#log.error('notifier_stopped', { error: error instanceof Error ? error.message : String(error) });
+      this.#log.error('notifier_stopped', { error: message(error) });
     });
   }
 
   #watch(dbPath: string): void {
+    // A commit writes the -wal file (the file itself, or its journal, in rollback mode); -shm
+    // changes come from readers too, this one included, so they are not a sign of a commit.
     const name = basename(dbPath);
+    const written = new Set([name, `${name}-wal`, `${name}-journal`]);
     try {
-      // A commit writes the -wal file (or the file itself in rollback mode).
       this.#watcher = watch(dirname(dbPath), (_event, file) => {
-        if (file === null || file.startsWith(name)) this.wake();
+        if (file === null || written.has(file)) this.wake();
       });
-      this.#watcher.on('error', (error) => this.#log.warn('notifier_watch_failed', { error: error.message }));
+      this.#watcher.on('error', (error) => {
+        this.#log.warn('notifier_watch_failed', { error: error.message });
+      });
     } catch (error) {
-      this.#log.warn('notifier_watch_failed', { error: error instanceof Error ? error.message : String(error) });
+      this.#log.warn('notifier_watch_failed', { error: message(error) });
     }
   }
 
@@ -175,37 +204,37 @@ class ChangeNotifier implements Notifier {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort();
     this.#signal?.();
     this.#watcher?.close();
     if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
     await this.#loop;
     if (this.#ownsDb) this.#db?.close();
   }
 
   // The read connection; null while the index file cannot be opened yet.
   #readDb(): Sqlite | null {
-    if (this.#db === null && this.#o.dbPath !== undefined) {
-      this.#db = new Database(this.#o.dbPath, { readonly: true, fileMustExist: true });
+    const { dbPath } = this.#options;
+    if (this.#db === null && dbPath !== undefined) {
+      this.#db = new Database(dbPath, { readonly: true, fileMustExist: true });
     }
     // Inside a transaction a shared connection would show rows that are not committed.
     return this.#db === null || this.#db.inTransaction ? null : this.#db;
   }
 
   // Notes when each new seq was first seen: the commit time notices carry for latency figures.
+  // Rows committed before the notifier started get no stamp.
   #stampCommits(): void {
     const db = this.#readDb();
     if (db === null) return;
-    const row = db.prepare('SELECT last_change_seq AS seq FROM chain_state WHERE id = 0').get() as
-      | { seq: number }
-      | undefined;
-    const latest = row?.seq ?? 0;
+    const latest = latestSeq(db);
     const nowMs = Date.now();
-    for (let seq = Math.max(this.#lastStampedSeq + 1, latest - ROWS_PER_READ); seq <= latest; seq++) {
-      this.#seenAtMs.set(seq, nowMs);
-    }
-    this.#lastStampedSeq = Math.max(this.#lastStampedSeq, latest);
+    const from = Math.max((this.#lastStampedSeq ?? latest) + 1, latest - ROWS_PER_READ);
+    for (let seq = from; seq <= latest; seq++) this.#seenAtMs.set(seq, nowMs);
+    this.#lastStampedSeq = Math.max(this.#lastStampedSeq ?? latest, latest);
   }
 
   async #run(): Promise<void> {
@@ -224,14 +253,14 @@ class ChangeNotifier implements Notifier {
   }
 
   #retryDelayMs(): number {
-    return Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(this.#failures - 1, 20));
+    const doublings = Math.min(this.#failures - 1, 20);
+    return Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** doublings);
   }
 
-  #failed(event: string, error: unknown, fields: LogFields = {}): void {
+  #failed(event: string, error: unknown, fields: LogFields = {}, level: 'warn' | 'error' = 'warn') {
     this.#failures += 1;
-    const message = error instanceof Error ? error.message : String(error);
-    const detail = { ...fields, error: message, attempts: this.#failures, retry_ms: this.#retryDelayMs() };
-    this.#log.warn(event, detail);
+    const detail = { ...fields, error: message(error), attempts: this.#failures };
+    this.#log[level](event, { ...detail, retry_ms: this.#retryDelayMs() });
   }
 
   #succeeded(): void {
@@ -253,12 +282,15 @@ class ChangeNotifier implements Notifier {
 
   // Backoff sleeps end early only on close: a wake must not turn retries into a busy loop.
   async #sleep(ms: number): Promise<void> {
+    const { signal } = this.#abort;
     await new Promise<void>((done) => {
-      const timer = setTimeout(done, ms);
-      this.#abort.signal.addEventListener('abort', () => {
+      const finish = (): void => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
         done();
-      }, { once: true });
+      };
+      const timer = setTimeout(finish, ms);
+      signal.addEventListener('abort', finish, { once: true });
     });
   }
 
@@ -277,7 +309,8 @@ class ChangeNotifier implements Notifier {
     try {
       const response = await this.#request('GET');
       if (!response.ok) {
-        this.#failed('notify_resume_failed', new Error(`HTTP ${response.status}`), { status: response.status });
+        const { status } = response;
+        this.#failed('notify_resume_failed', new Error(`HTTP ${status}`), { status });
         return false;
       }
       answer = (await response.json()) as typeof answer;
@@ -295,22 +328,23 @@ class ChangeNotifier implements Notifier {
   }
 
   #choseStart(db: Sqlite, workerSeq: number | null, workerTip: string | null): void {
-    const state = db.prepare('SELECT last_change_seq AS seq FROM chain_state WHERE id = 0').get() as
-      | { seq: number }
-      | undefined;
-    const latest = state?.seq ?? 0;
-    const row = workerSeq === null ? undefined : (db
-      .prepare('SELECT tip_hash FROM changes WHERE seq = ?')
-      .get(workerSeq) as { tip_hash: Uint8Array } | undefined);
-    const otherIndex =
-      workerSeq !== null &&
-      (workerSeq > latest || (row !== undefined && workerTip !== null && displayHex(row.tip_hash) !== workerTip));
+    const latest = latestSeq(db);
+    const row =
+      workerSeq === null
+        ? undefined
+        : (db.prepare('SELECT tip_hash FROM changes WHERE seq = ?').get(workerSeq) as
+            | { tip_hash: Uint8Array }
+            | undefined);
+    const tipDiffers =
+      row !== undefined && workerTip !== null && displayHex(row.tip_hash) !== workerTip;
+    const otherIndex = workerSeq !== null && (workerSeq > latest || tipDiffers);
     // A Worker that never had a notice (or knew another index) needs only the newest row: its
     // sessions read statuses when they subscribe.
     this.#acked = workerSeq === null || otherIndex ? Math.max(0, latest - 1) : workerSeq;
     this.#reset = otherIndex;
     this.#partsSent = 0;
-    this.#log.info('notifier_resumed', { worker_seq: workerSeq, from_seq: this.#acked + 1, reset: otherIndex });
+    const fields = { worker_seq: workerSeq, from_seq: this.#acked + 1, reset: otherIndex };
+    this.#log.info('notifier_resumed', fields);
   }
 
   // Sends the next batch of rows. True when it was acknowledged.
@@ -333,25 +367,30 @@ class ChangeNotifier implements Notifier {
     this.#acked = batch.ackedSeq;
     this.#partsSent = batch.partsSent;
     this.#reset = false;
+    this.#lastSentHeight = batch.completed.at(-1)?.height ?? this.#lastSentHeight;
+    const ms = Date.now() - startedMs;
+    for (const seq of this.#seenAtMs.keys()) if (seq <= batch.ackedSeq) this.#seenAtMs.delete(seq);
     for (const sent of batch.completed) {
-      this.#seenAtMs.delete(sent.seq);
-      this.#log.debug('notify_sent', { seq: sent.seq, height: sent.height, commit_ms: sent.commitMs, ms: Date.now() - startedMs });
+      const fields = { seq: sent.seq, height: sent.height, commit_ms: sent.commitMs, ms };
+      this.#log.debug('notify_sent', fields);
     }
-    this.#o.onSent?.(batch.completed);
+    this.#options.onSent?.(batch.completed);
     return true;
   }
 
+  // A refused POST. True when it can be sent again at once (smaller), false to back off.
   #refused(status: number): boolean {
     if (status === 413 && this.#maxBodyBytes > MIN_BODY_BYTES) {
       this.#maxBodyBytes = Math.max(MIN_BODY_BYTES, Math.floor(this.#maxBodyBytes / 2));
       this.#log.warn('notify_body_too_large', { max_body_bytes: this.#maxBodyBytes });
-      return false;
+      return true;
     }
     // 401/403 and 400 are configuration or code faults; they are retried like outages so that
     // fixing the secret or the Worker resumes delivery without losing a row.
-    const event = status === 401 || status === 403 ? 'notify_unauthorized' : 'notify_failed';
-    this.#failed(event, new Error(`HTTP ${status}`), { status, from_seq: (this.#acked ?? 0) + 1 });
-    if (event === 'notify_unauthorized') this.#log.error(event, { status });
+    const unauthorized = status === 401 || status === 403;
+    const fields = { status, from_seq: (this.#acked ?? 0) + 1 };
+    const event = unauthorized ? 'notify_unauthorized' : 'notify_failed';
+    this.#failed(event, new Error(`HTTP ${status}`), fields, unauthorized ? 'error' : 'warn');
     return false;
   }
 
@@ -366,49 +405,87 @@ class ChangeNotifier implements Notifier {
       .all(afterSeq, ROWS_PER_READ) as ChangeRow[];
   }
 
-  // Packs rows after the acknowledged seq into one body of at most maxBodyBytes; a row with too
-  // many hashes for one body goes in parts, all but the last marked `more`.
+  // The next batch after the acknowledged seq, or null when there is none or it must wait.
   #nextBatch(db: Sqlite): Batch | null {
     const acked = this.#acked ?? 0;
     const rows = this.#readRows(db, acked);
-    if (rows.length === 0) return null;
-    const perPart = Math.max(1, Math.floor((this.#maxBodyBytes - NOTICE_OVERHEAD_BYTES) / HASH_JSON_BYTES));
-    const items: string[] = [];
-    const completed: SentNotice[] = [];
-    let bytes = 2;
-    let ackedSeq = acked;
-    let partsSent = this.#partsSent;
-    for (const row of rows) {
-      const hashes = packedHashes(row.hashxes);
-      const parts = Math.max(1, Math.ceil(hashes.length / perPart));
-      const commitMs = this.#seenAtMs.get(row.seq) ?? Date.now();
-      for (let part = row.seq === acked + 1 ? this.#partsSent : 0; part < parts; part++) {
-        const text = JSON.stringify({
-          seq: row.seq,
-          height: row.height,
-          tip_hash: displayHex(row.tip_hash),
-          header_hex: row.raw === null ? null : Buffer.from(row.raw).toString('hex'),
-          hashxes: hashes.slice(part * perPart, (part + 1) * perPart),
-          commit_ms: commitMs,
-          more: part < parts - 1,
-          reset: this.#reset && items.length === 0 ? true : undefined,
-        });
-        if (items.length > 0 && bytes + text.length + 1 > this.#maxBodyBytes) {
-          return { body: `[${items.join(',')}]`, ackedSeq, partsSent, completed };
-        }
-        items.push(text);
-        bytes += text.length + 1;
-        if (part < parts - 1) {
-          partsSent = part + 1;
-          continue;
-        }
-        ackedSeq = row.seq;
-        partsSent = 0;
-        completed.push({ seq: row.seq, height: row.height, commitMs });
-      }
-    }
-    return { body: `[${items.join(',')}]`, ackedSeq, partsSent, completed };
+    const last = rows.at(-1);
+    if (last === undefined || this.#holdUnwind(rows, last)) return null;
+    return packBatch(rows, {
+      acked,
+      partsSent: this.#partsSent,
+      maxBodyBytes: this.#maxBodyBytes,
+      reset: this.#reset,
+      commitMsOf: (seq) => this.#seenAtMs.get(seq) ?? Date.now(),
+    });
   }
+
+  // A newest row lower than the one before it is a reorg's unwind; the blocks of the new branch
+  // usually follow within moments. Waiting for them (up to reorgSettleMs) lets the Worker
+  // announce only the new tip, as ElectrumX does; the unwind goes out alone if none come.
+  #holdUnwind(rows: ChangeRow[], last: ChangeRow): boolean {
+    const before = rows.at(-2)?.height ?? this.#lastSentHeight;
+    if (before === null || last.height >= before) return false;
+    const nowMs = Date.now();
+    const seenMs = this.#seenAtMs.get(last.seq) ?? nowMs;
+    this.#seenAtMs.set(last.seq, seenMs);
+    const waitMs = seenMs + this.#o.reorgSettleMs - nowMs;
+    if (waitMs <= 0) return false;
+    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
+    this.#settleTimer = setTimeout(() => this.wake(), waitMs);
+    return true;
+  }
+}
+
+/** Where packing starts and how much one body may hold. */
+interface PackState {
+  acked: number;
+  /** Parts of row acked + 1 the Worker already has. */
+  partsSent: number;
+  maxBodyBytes: number;
+  /** Mark the first notice `reset` (the Worker knew another index). */
+  reset: boolean;
+  commitMsOf: (seq: number) => number;
+}
+
+/**
+ * Packs rows into one body of at most maxBodyBytes (snake_case notices, worker/notify-wire.ts);
+ * a row with too many hashes for one body goes in parts, all but the last marked `more`.
+ */
+function packBatch(rows: ChangeRow[], state: PackState): Batch {
+  const hashBudgetBytes = state.maxBodyBytes - NOTICE_OVERHEAD_BYTES;
+  const perPart = Math.max(1, Math.floor(hashBudgetBytes / HASH_JSON_BYTES));
+  const items: string[] = [];
+  const { acked: ackedSeq, partsSent } = state;
+  const batch: Batch = { body: '', ackedSeq, partsSent, completed: [] };
+  let bytes = 2;
+  for (const row of rows) {
+    const hashes = packedHashes(row.hashxes);
+    const parts = Math.max(1, Math.ceil(hashes.length / perPart));
+    const commitMs = state.commitMsOf(row.seq);
+    for (let part = row.seq === state.acked + 1 ? state.partsSent : 0; part < parts; part++) {
+      const text = JSON.stringify({
+        seq: row.seq,
+        height: row.height,
+        tip_hash: displayHex(row.tip_hash),
+        header_hex: row.raw === null ? null : Buffer.from(row.raw).toString('hex'),
+        hashxes: hashes.slice(part * perPart, (part + 1) * perPart),
+        commit_ms: commitMs,
+        more: part < parts - 1,
+        reset: state.reset && items.length === 0 ? true : undefined,
+      });
+      if (items.length > 0 && bytes + text.length + 1 > state.maxBodyBytes) {
+        return { ...batch, body: `[${items.join(',')}]` };
+      }
+      items.push(text);
+      bytes += text.length + 1;
+      const final = part === parts - 1;
+      batch.ackedSeq = final ? row.seq : batch.ackedSeq;
+      batch.partsSent = final ? 0 : part + 1;
+      if (final) batch.completed.push({ seq: row.seq, height: row.height, commitMs });
+    }
+  }
+  return { ...batch, body: `[${items.join(',')}]` };
 }
 
 /**

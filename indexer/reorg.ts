@@ -5,6 +5,7 @@ import { unwindTipBlock } from './block-unwinder.ts';
 import type { Daemon } from './daemon.ts';
 import type { IndexDb } from './db.ts';
 import { log } from './log.ts';
+import { settleMempool } from './mempool-store.ts';
 
 /** The node's chain cannot be followed (too deep a reorg, another genesis): the indexer stops. */
 export class ChainMismatchError extends Error {
@@ -63,6 +64,9 @@ export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight
     for (let height = fromHeight; height > forkHeight; height--) {
       unwindTipBlock(db, coin, reorgLimit);
     }
+    // Mempool txs spending outputs of unwound txs leave; the next refresh adds back what the
+    // node returned to its mempool.
+    settleMempool(db, coin, reorgLimit);
   });
   log.info('reorg', {
     from_height: fromHeight,

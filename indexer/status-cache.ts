@@ -2,6 +2,7 @@
 import { StatusHasher } from '../core/status.ts';
 import { BatchInsert } from './batch-insert.ts';
 import type { IndexDb } from './db.ts';
+import { MempoolStatusSource, statusWithMempool } from './mempool-status.ts';
 
 interface Pending {
   hashx: Uint8Array;
@@ -13,24 +14,66 @@ interface Pending {
 const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 const COLON = 0x3a;
 
+/** The longest status text: 64 hex digits, two colons and a height of up to 16 digits. */
+const MAX_TEXT_BYTES = 82;
+
 /**
- * `"<txid display hex>:<height>:"` as ASCII bytes, the text the status hash covers for one
- * history entry (protocol spec; DESIGN §5). Built byte by byte: one tx's text serves every script
- * hash it touches, and TextEncoder per entry cost more than the SHA-256 itself.
+ * Writes `"<txid display hex>:<height>:"` as ASCII at `target[at..]` and returns where it ends:
+ * the text the status hash covers for one history entry (protocol spec; DESIGN §5). Built byte by
+ * byte: one tx's text serves every script hash it touches, and TextEncoder per entry cost more
+ * than the SHA-256 itself.
  */
-export function statusEntryText(txid: Uint8Array, height: number): Uint8Array {
+export function writeStatusEntryText(
+  target: Uint8Array,
+  at: number,
+  txid: Uint8Array,
+  height: number
+): number {
   const digits = String(height);
-  const out = new Uint8Array(txid.length * 2 + digits.length + 2);
   for (let i = 0; i < txid.length; i++) {
     const byte = txid[txid.length - 1 - i] ?? 0;
-    out[2 * i] = HEX_CODES[byte >> 4] ?? 0;
-    out[2 * i + 1] = HEX_CODES[byte & 15] ?? 0;
+    target[at + 2 * i] = HEX_CODES[byte >> 4] ?? 0;
+    target[at + 2 * i + 1] = HEX_CODES[byte & 15] ?? 0;
   }
-  let at = txid.length * 2;
-  out[at++] = COLON;
-  for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
-  out[at] = COLON;
+  let end = at + txid.length * 2;
+  target[end++] = COLON;
+  for (let i = 0; i < digits.length; i++) target[end++] = digits.charCodeAt(i);
+  target[end++] = COLON;
+  return end;
+}
+
+/** `"<txid display hex>:<height>:"` as ASCII bytes, in an array of its own. */
+export function statusEntryText(txid: Uint8Array, height: number): Uint8Array {
+  const out = new Uint8Array(txid.length * 2 + String(height).length + 2);
+  writeStatusEntryText(out, 0, txid, height);
   return out;
+}
+
+// 64 KiB holds ~900 texts: one allocation per chunk instead of one (off-heap, being over 64 bytes)
+// per tx.
+const ARENA_CHUNK_BYTES = 65_536;
+
+/** Status texts of one flush, packed into shared chunks; the views stay valid until clear(). */
+export class StatusTextArena {
+  private chunk = new Uint8Array(ARENA_CHUNK_BYTES);
+  private used = 0;
+
+  /** statusEntryText, as a view into the arena. */
+  text(txid: Uint8Array, height: number): Uint8Array {
+    if (this.used + MAX_TEXT_BYTES > this.chunk.length) {
+      this.chunk = new Uint8Array(ARENA_CHUNK_BYTES);
+      this.used = 0;
+    }
+    const start = this.used;
+    this.used = writeStatusEntryText(this.chunk, start, txid, height);
+    return this.chunk.subarray(start, this.used);
+  }
+
+  /** Starts a fresh chunk; views handed out before stay valid (their chunk lives on with them). */
+  clear(): void {
+    this.chunk = new Uint8Array(ARENA_CHUNK_BYTES);
+    this.used = 0;
+  }
 }
 
 /** Map key for 32-byte hashes: a latin1 string is cheaper to build and hash than hex. */
@@ -40,6 +83,10 @@ export function bytesKey(bytes: Uint8Array): string {
 
 const UPSERT_SQL = `INSERT OR REPLACE INTO status (hashx, status, confirmed_state, confirmed_count)
   VALUES (?, ?, ?, ?)`;
+// Flushes update rows in place: REPLACE deletes and reinserts the row, two B-tree writes.
+const FLUSH_UPSERT_SQL = `INSERT INTO status (hashx, status, confirmed_state, confirmed_count)
+  VALUES (?, ?, ?, ?) ON CONFLICT (hashx) DO UPDATE SET status = excluded.status,
+  confirmed_state = excluded.confirmed_state, confirmed_count = excluded.confirmed_count`;
 
 /**
  * The history rows and status cache rows (core/schema.ts) of the script hashes one flush touches.
@@ -74,7 +121,8 @@ export class StatusCache {
       'SELECT confirmed_state, confirmed_count FROM status WHERE hashx = ?'
     );
     const history = new BatchInsert(this.db, 'history', ['hashx', 'tx_num']);
-    const upsert = this.db.prepare(UPSERT_SQL);
+    const upsert = this.db.prepare(FLUSH_UPSERT_SQL);
+    const mempool = new MempoolStatusSource(this.db);
     // latin1 keys compare like the bytes they hold, so this is the tables' key order.
     const keys = [...this.pending.keys()].sort();
     for (const key of keys) {
@@ -86,10 +134,9 @@ export class StatusCache {
       const hasher = StatusHasher.fromState(row?.confirmed_state ?? null);
       for (const txNum of entry.txNums) history.add(entry.hashx, txNum);
       for (const text of entry.texts) hasher.update(text);
-      // No mempool yet, so the current status is the confirmed one.
-      // TODO(soon): combine with mempool entries once mempool tracking exists.
       const count = (row?.confirmed_count ?? 0) + entry.txNums.length;
-      upsert.run(entry.hashx, hasher.digest(), hasher.state(), count);
+      // The status covers the mempool too; the saved state stays the confirmed part.
+      upsert.run(entry.hashx, mempool.statusOf(entry.hashx, hasher), hasher.state(), count);
     }
     history.finish();
     this.pending.clear();
@@ -101,8 +148,8 @@ export class StatusCache {
   }
 
   /**
-   * Rebuilds one row from the history table (after a reorg removed entries); deletes the row
-   * when no history is left, as a clean sync would never have written it.
+   * Rebuilds one row from the history table and the mempool (after a reorg removed entries);
+   * deletes the row when neither holds any, as a clean sync would never have written it.
    */
   recompute(hashx: Uint8Array): void {
     const rows = this.db
@@ -111,12 +158,15 @@ export class StatusCache {
          WHERE h.hashx = ? ORDER BY h.tx_num`
       )
       .all(hashx) as { txid: Uint8Array; height: number }[];
-    if (rows.length === 0) {
+    const mempool = new MempoolStatusSource(this.db).entries(hashx);
+    if (rows.length === 0 && mempool.length === 0) {
       this.db.prepare('DELETE FROM status WHERE hashx = ?').run(hashx);
       return;
     }
     const hasher = StatusHasher.fromState(null);
     for (const row of rows) hasher.update(statusEntryText(row.txid, row.height));
-    this.db.prepare(UPSERT_SQL).run(hashx, hasher.digest(), hasher.state(), rows.length);
+    const state = rows.length === 0 ? null : hasher.state();
+    const status = statusWithMempool(hasher, mempool);
+    this.db.prepare(UPSERT_SQL).run(hashx, status, state, rows.length);
   }
 }

@@ -1,12 +1,18 @@
 // Follows the node: applies its blocks in whole-block transactions, unwinds reorgs, then polls.
-import { parseBlock, checkMerkleRoot, type Block } from '../core/block.ts';
 import { equalBytes, hashToHex } from '../core/bytes.ts';
 import type { Coin } from '../core/coins.ts';
-import { BlockError, BlockWriter } from './block-writer.ts';
+import type { PreparedBlock } from './block-prep.ts';
+import { BlockError } from './block-verify.ts';
+import { BlockWriter } from './block-writer.ts';
 import { DaemonRpcError, DaemonStoppedError, type Daemon } from './daemon.ts';
 import type { IndexDb } from './db.ts';
+import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
 import { log, logEnabled } from './log.ts';
+import { BlockParser, fetchBlockHexes } from './parse-thread-client.ts';
+import { SyncProgress } from './progress.ts';
 import { findForkHeight, unwindTo } from './reorg.ts';
+
+export { verifyBlock } from './block-verify.ts';
 
 export interface SyncOptions {
   db: IndexDb;
@@ -19,13 +25,35 @@ export interface SyncOptions {
   signal: AbortSignal;
   /** Blocks per getblockhash/getblock batch. */
   fetchBlocks?: number;
+  observer?: SyncObserver;
+  /**
+   * Prepare blocks (parse, hashes, merkle check) on a worker thread while the main thread writes
+   * the previous ones (default true); false does it inline.
+   */
+  parseThread?: boolean;
+}
+
+/** What one commit left in the index: a flush of blocks, or a reorg's unwind (0 blocks). */
+export interface SyncCommit {
+  height: number;
+  blocks: number;
+  txs: number;
+  /** endFlush and COMMIT (or the whole unwind). */
+  durationMs: number;
+}
+
+/** Hooks for metrics and notices; called synchronously, so they must be cheap and not throw. */
+export interface SyncObserver {
+  /** After each poll of the node's tip. */
+  nodeHeight?(height: number): void;
+  /** After each commit. */
+  committed?(commit: SyncCommit): void;
 }
 
 const DEFAULT_FETCH_BLOCKS = 16;
-const PROGRESS_LOG_MS = 10_000;
 
 interface Unlinked {
-  block: Block;
+  block: PreparedBlock;
   height: number;
   hashHex: string;
   index: number;
@@ -34,34 +62,8 @@ interface Unlinked {
 interface FetchedBlocks {
   fromHeight: number;
   hashes: string[];
-  blocks: Uint8Array[];
-}
-
-// TODO(perf): parsing, txids and merkle roots run on the main thread beside the SQLite writes
-// (about a third of indexing time); a worker thread could take them while blocks are written.
-/**
- * Parses the node's block and checks it is the block asked for with a matching merkle root.
- * @throws BlockError naming height and hash (DESIGN §3: never trust a block blindly).
- */
-export function verifyBlock(bytes: Uint8Array, height: number, hashHex: string, coin: Coin): Block {
-  let block: Block;
-  try {
-    block = parseBlock(bytes, coin);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new BlockError(height, hashHex, `does not parse: ${reason}`, { cause: error });
-  }
-  const actual = hashToHex(block.header.hash);
-  if (actual !== hashHex) {
-    throw new BlockError(height, hashHex, `the node sent block ${actual} instead`);
-  }
-  try {
-    checkMerkleRoot(block);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new BlockError(height, hashHex, reason, { cause: error });
-  }
-  return block;
+  /** Each block as the parser prepares it, in height order. */
+  blocks: Promise<PreparedBlock>[];
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -79,18 +81,21 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export class Sync {
   private readonly o: SyncOptions;
   private readonly writer: BlockWriter;
+  private readonly parser: BlockParser;
+  private readonly progress = new SyncProgress({ bar: process.stderr });
   private readonly fetchBlocks: number;
   private flushOpen = false;
   private blocksInFlush = 0;
+  private flushFirstTxNum = 0;
   private txsApplied = 0;
   private syncStartedMs = Date.now();
-  private lastProgressMs = Date.now();
   private lastCaughtUpHash = '';
   private lastUnusable = '';
 
   constructor(options: SyncOptions) {
     this.o = options;
     this.writer = new BlockWriter(options.db, options.coin, options.reorgLimit);
+    this.parser = new BlockParser(options.coin, options.parseThread ?? true);
     const fetchBlocks = options.fetchBlocks ?? DEFAULT_FETCH_BLOCKS;
     this.fetchBlocks = Math.max(1, Math.min(fetchBlocks, options.flushBlocks));
   }
@@ -100,13 +105,28 @@ export class Sync {
    * must stop); node outages are retried inside the daemon client.
    */
   async run(): Promise<void> {
+    try {
+      await this.loop();
+    } finally {
+      this.progress.finish();
+      await this.parser.close();
+    }
+  }
+
+  private async loop(): Promise<void> {
     while (!this.o.signal.aborted) {
       try {
         const caughtUp = await this.step();
         this.lastUnusable = '';
+        diskSpaceWatch(this.o.db).reportWritten('sync');
         if (caughtUp) await sleep(this.o.pollIntervalMs, this.o.signal);
       } catch (error) {
         if (error instanceof DaemonStoppedError && this.o.signal.aborted) return;
+        if (isDiskFull(error) && error instanceof Error) {
+          // Nothing of the failed flush stays; the next step starts again from chain_state.
+          await sleep(diskSpaceWatch(this.o.db).reportFull('sync', error), this.o.signal);
+          continue;
+        }
         if (!(error instanceof DaemonRpcError)) throw error;
         // An answer that contradicts an earlier one (e.g. a block gone after a reorg): look
         // again next poll. Logged when the complaint changes, not on every poll.
@@ -120,6 +140,7 @@ export class Sync {
   /** One pass: reorg check, then blocks up to the node's tip. True when at the node's tip. */
   async step(): Promise<boolean> {
     const nodeHeight = await this.o.daemon.blockCount();
+    this.o.observer?.nodeHeight?.(nodeHeight);
     const ours = this.o.db.readChainState();
     if (ours.height >= 0 && ours.tipHash !== null) {
       const nodeHash =
@@ -140,10 +161,14 @@ export class Sync {
   private async reorg(ourHeight: number, nodeHeight: number): Promise<void> {
     const { db, daemon, coin, reorgLimit } = this.o;
     const fork = await findForkHeight(db, daemon, ourHeight, nodeHeight, reorgLimit);
+    const startedMs = performance.now();
     unwindTo(db, coin, reorgLimit, fork);
+    const durationMs = performance.now() - startedMs;
+    this.o.observer?.committed?.({ height: fork, blocks: 0, txs: 0, durationMs });
   }
 
   private reportCaughtUp(height: number, tipHash: Uint8Array | null, txCount: number): void {
+    this.progress.finish();
     const hash = tipHash === null ? '' : hashToHex(tipHash);
     if (hash === this.lastCaughtUpHash) return;
     this.lastCaughtUpHash = hash;
@@ -159,9 +184,16 @@ export class Sync {
     this.syncStartedMs = Date.now();
   }
 
+  // The blocks go to the parser as soon as they arrive, so they are prepared while earlier
+  // ones are still being written.
   private async fetch(fromHeight: number, count: number): Promise<FetchedBlocks> {
     const hashes = await this.o.daemon.blockHashes(fromHeight, count);
-    const blocks = await this.o.daemon.blocks(hashes);
+    const hexes = await fetchBlockHexes(this.o.daemon, hashes);
+    const blocks = hexes.map((hex, i) => {
+      const prepared = this.parser.parse(hex, fromHeight + i, hashes[i] ?? '');
+      prepared.catch(() => {}); // awaited in order by applyBatch, or dropped after a stop
+      return prepared;
+    });
     return { fromHeight, hashes, blocks };
   }
 
@@ -175,30 +207,32 @@ export class Sync {
         const following = batch.fromHeight + batch.hashes.length;
         next = following <= toHeight ? this.fetch(following, batchOf(following)) : null;
         next?.catch(() => {}); // awaited on the next turn; a stop in between must not leak it
-        const unlinked = this.applyBatch(batch);
+        const unlinked = await this.applyBatch(batch, toHeight);
         if (unlinked !== null) {
           await this.checkNotBroken(unlinked, batch);
           break;
         }
-        this.maybeLogProgress(toHeight);
       }
     } finally {
       this.commitFlush();
     }
   }
 
-  // Verifies and applies each block; returns the first one whose parent is not our tip, if any.
-  private applyBatch(batch: FetchedBlocks): Unlinked | null {
+  // Applies each verified block; returns the first one whose parent is not our tip, if any.
+  private async applyBatch(batch: FetchedBlocks, toHeight: number): Promise<Unlinked | null> {
     for (let i = 0; i < batch.hashes.length; i++) {
       if (this.o.signal.aborted) return null;
       const height = batch.fromHeight + i;
       const hashHex = batch.hashes[i] ?? '';
-      const block = verifyBlock(batch.blocks[i] ?? new Uint8Array(0), height, hashHex, this.o.coin);
+      const pending = batch.blocks[i];
+      if (pending === undefined) throw new Error(`block ${height} missing from its batch`);
+      const block = await pending;
       const tipHash = this.currentTipHash();
-      if (height > 0 && (tipHash === null || !equalBytes(block.header.prevHash, tipHash))) {
+      if (height > 0 && (tipHash === null || !equalBytes(block.prevHash, tipHash))) {
         return { block, height, hashHex, index: i };
       }
       this.applyOne(block);
+      this.progress.blockApplied(height, toHeight, height === 0 ? 0 : block.txCount);
     }
     return null;
   }
@@ -216,36 +250,39 @@ export class Sync {
     const tip = this.currentTipHash();
     const ourTipHex = tip === null ? 'none' : hashToHex(tip);
     if (parentHex === ourTipHex) {
-      const prev = hashToHex(block.header.prevHash);
+      const prev = hashToHex(block.prevHash);
       const reason = `does not link: prev hash ${prev}, our tip ${ourTipHex}`;
       throw new BlockError(height, hashHex, reason);
     }
   }
 
-  private applyOne(block: Block): void {
+  private applyOne(block: PreparedBlock): void {
     const { db } = this.o;
     if (!this.flushOpen) {
       db.sqlite.exec('BEGIN');
       this.flushOpen = true;
       this.blocksInFlush = 0;
       this.writer.beginFlush();
+      this.flushFirstTxNum = this.writer.tip.txCount;
     }
     try {
-      this.writer.applyBlock(block);
+      this.writer.applyPrepared(block);
     } catch (error) {
-      // A block half-applied cannot be committed: drop the whole flush.
-      db.sqlite.exec('ROLLBACK');
+      // A block half-applied cannot be committed: drop the whole flush (SQLITE_FULL has already
+      // rolled it back, and a second ROLLBACK would hide that error).
+      if (db.sqlite.inTransaction) db.sqlite.exec('ROLLBACK');
       this.flushOpen = false;
       throw error;
     }
     this.blocksInFlush += 1;
-    this.txsApplied += this.writer.tip.height === 0 ? 0 : block.txs.length;
+    this.txsApplied += this.writer.tip.height === 0 ? 0 : block.txCount;
     if (this.blocksInFlush >= this.o.flushBlocks) this.commitFlush();
   }
 
   private commitFlush(): void {
     if (!this.flushOpen) return;
     const { db } = this.o;
+    const startedMs = performance.now();
     try {
       this.writer.endFlush();
       db.sqlite.exec('COMMIT');
@@ -255,23 +292,17 @@ export class Sync {
     } finally {
       this.flushOpen = false;
     }
+    const { height, txCount } = this.writer.tip;
+    this.o.observer?.committed?.({
+      height,
+      blocks: this.blocksInFlush,
+      txs: txCount - this.flushFirstTxNum,
+      durationMs: performance.now() - startedMs,
+    });
     if (logEnabled('debug')) {
       const tip = this.writer.tip;
       const blocks = this.blocksInFlush;
       log.debug('flushed', { height: tip.height, blocks, tx_count: tip.txCount });
     }
-  }
-
-  private maybeLogProgress(toHeight: number): void {
-    const now = Date.now();
-    if (now - this.lastProgressMs < PROGRESS_LOG_MS) return;
-    this.lastProgressMs = now;
-    const seconds = (now - this.syncStartedMs) / 1000;
-    log.info('sync_progress', {
-      height: this.writer.tip.height,
-      node_height: toHeight,
-      tx_per_s: Math.round(this.txsApplied / seconds),
-      rss_mb: Math.round(process.memoryUsage().rss / 1_048_576),
-    });
   }
 }

@@ -30,6 +30,7 @@ export const TABLE_KEYS: Record<string, string> = {
   mempool_history: 'hashx, txid',
   mempool_outputs: 'txid, vout',
   mempool_spends: 'prev_txid, prev_vout',
+  mempool_refs: 'ref, txid',
   fee_estimates: 'target_blocks',
   changes: 'seq',
 };
@@ -227,11 +228,11 @@ export interface IndexerRun {
 }
 
 /**
- * Starts `npm run indexer` (tsx indexer/main.ts) with only the given settings (plus PATH), its
- * index server on a free port.
+ * Starts `npm run indexer` (tsx indexer/main.ts, or another `entry` script) with only the given
+ * settings (plus PATH), its index server on a free port.
  */
-export function startIndexer(env: Record<string, string>): IndexerRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_DIR, 'indexer/main.ts')], {
+export function startIndexer(env: Record<string, string>, entry = 'indexer/main.ts'): IndexerRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_DIR, entry)], {
     cwd: PROJECT_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -239,6 +240,11 @@ export function startIndexer(env: Record<string, string>): IndexerRun {
       INDEX_SERVER_PORT: '0',
       INDEX_SERVER_TOKEN: TEST_TOKEN,
       POLL_INTERVAL_MS: '100',
+      // The indexer refuses weak admin credentials and, unless told, running as root.
+      RPC_PORT: '0',
+      RPC_USER: 'ops-test-runner',
+      RPC_PASSWORD: 'admin-pass-0a1b2c3d4e5f',
+      ...(process.getuid?.() === 0 ? { ALLOW_ROOT: '1' } : {}),
       ...env,
     },
   });

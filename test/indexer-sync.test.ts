@@ -138,7 +138,7 @@ describe('indexer process', () => {
     const dir = tempDir();
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const run = startIndexer({
-      DAEMON_URL: 'http://u:hunter2-secret@127.0.0.1:1',
+      DAEMON_URL: 'http://u:hunter2-secret-pass@127.0.0.1:1',
       DB_DIRECTORY: dir,
       REORG_LIMIT: 'lots',
     });

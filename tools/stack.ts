@@ -60,6 +60,8 @@ export interface Stack {
   readonly simNode: SimNode;
   readonly indexServerUrl: string;
   readonly indexServerToken: string;
+  /** The indexer's admin RPC (`electrum-edge rpc` with these as RPC_HOST/PORT/USER/PASSWORD). */
+  readonly adminRpc: { host: string; port: number; user: string; password: string };
   readonly dbDirectory: string;
   readonly indexer: ChildProcess;
   readonly wrangler: ChildProcess;
@@ -184,6 +186,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const simNode = await startSimNode({ coin, blocks, user: nodeUser, password: secret() });
   const indexServerPort = await freePort();
   const indexServerToken = secret();
+  // The indexer refuses weak or missing admin credentials, and root without ALLOW_ROOT=1
+  // (indexer/unsafe-start.ts); the node's password above is random for the same reason.
+  const adminRpc = {
+    host: '127.0.0.1',
+    port: await freePort(),
+    user: `ops${secret().slice(0, 8)}`,
+    password: secret(),
+  };
+  const rootEnv: Record<string, string> = process.getuid?.() === 0 ? { ALLOW_ROOT: '1' } : {};
   const workerPort = options.workerPort || (await freePort());
   const tls = options.https === true;
   const httpUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${workerPort}`;
@@ -213,6 +224,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       INDEX_SERVER_HOST: '127.0.0.1',
       INDEX_SERVER_PORT: String(indexServerPort),
       INDEX_SERVER_TOKEN: indexServerToken,
+      RPC_HOST: adminRpc.host,
+      RPC_PORT: String(adminRpc.port),
+      RPC_USER: adminRpc.user,
+      RPC_PASSWORD: adminRpc.password,
+      ...rootEnv,
       ...notifyEnv,
       ...options.indexerEnv,
     },
@@ -338,6 +354,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     simNode,
     indexServerUrl,
     indexServerToken,
+    adminRpc,
     dbDirectory,
     indexer,
     wrangler,

@@ -6,14 +6,45 @@ import type { Env } from './env.ts';
 import type { IndexReader } from './index-reader.ts';
 import { LibsqlIndexReader } from './libsql-reader.ts';
 import type { ServerInfo } from './methods/context.ts';
+import type { RelaySettings } from './relay-client.ts';
 
 /** Settings derived from env once per request or per Session object. */
 export interface WorkerConfig {
   coin: Coin;
   server: ServerInfo;
+  /** REORG_LIMIT: blocks at least this far below the tip are final enough to cache. */
+  reorgLimit: number;
+  /** RELAY_URL and RELAY_SECRET, or null when broadcasting is not set up. */
+  relay: RelaySettings | null;
 }
 
-/** Reads COIN, NET, BANNER and DONATION_ADDRESS. @throws Error naming the valid coins and nets. */
+/** DESIGN §3: keep undo data (and treat blocks as mutable) for 200 blocks by default. */
+export const DEFAULT_REORG_LIMIT = 200;
+
+function readReorgLimit(value: string | number | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_REORG_LIMIT;
+  const limit = Number(value);
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new Error(`REORG_LIMIT must be a positive integer, got ${String(value).slice(0, 20)}`);
+  }
+  return limit;
+}
+
+function readRelay(env: Env): RelaySettings | null {
+  const url = env.RELAY_URL ?? '';
+  const secret = env.RELAY_SECRET ?? '';
+  if (url === '' && secret === '') return null;
+  if (url === '' || secret === '') {
+    throw new Error('set both RELAY_URL and RELAY_SECRET, or neither');
+  }
+  if (!/^https?:\/\//.test(url)) throw new Error('RELAY_URL must be an http(s) URL');
+  return { url, secret };
+}
+
+/**
+ * Reads COIN, NET, BANNER, DONATION_ADDRESS, REORG_LIMIT and the relay settings.
+ * @throws Error naming the bad setting (valid coins and nets, a malformed REORG_LIMIT or relay).
+ */
 export function loadConfig(env: Env): WorkerConfig {
   const coin = getCoin(env.COIN, env.NET);
   const banner = env.BANNER ?? `${SERVER_SOFTWARE}: Electrum server for ${coin.name} ${coin.net}`;
@@ -24,6 +55,8 @@ export function loadConfig(env: Env): WorkerConfig {
       banner,
       donationAddress: env.DONATION_ADDRESS ?? '',
     },
+    reorgLimit: readReorgLimit(env.REORG_LIMIT),
+    relay: readRelay(env),
   };
 }
 

@@ -18,4 +18,13 @@ export interface Env {
   DONATION_ADDRESS?: string;
   /** debug, info, warn or error (default info). */
   LOG_LEVEL?: string;
+  /**
+   * Blocks below the tip a reorg may still replace (default 200); answers about deeper blocks
+   * are cached at the edge (worker/edge-cache.ts).
+   */
+  REORG_LIMIT?: string | number;
+  /** The indexer's broadcast relay (indexer/relay.ts), e.g. https://relay.example/broadcast. */
+  RELAY_URL?: string;
+  /** Secret bearer token of the relay (wrangler secret put RELAY_SECRET). */
+  RELAY_SECRET?: string;
 }

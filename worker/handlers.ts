@@ -5,8 +5,10 @@ import {
   blockchainEstimatefee,
   blockchainRelayfee,
   mempoolGetFeeHistogram,
+  mempoolGetInfo,
 } from './methods/fees.ts';
 import { blockHeader, blockHeaders, headersSubscribe } from './methods/headers.ts';
+import { refGet } from './methods/refs.ts';
 import {
   scripthashGetBalance,
   scripthashGetHistory,
@@ -25,6 +27,7 @@ import {
   serverVersion,
 } from './methods/server.ts';
 import {
+  transactionBroadcast,
   transactionGet,
   transactionGetMerkle,
   transactionIdFromPos,
@@ -50,8 +53,11 @@ export const HANDLERS: Readonly<Record<string, Handler<MethodContext>>> = {
   'blockchain.scripthash.listunspent': scripthashListunspent,
   'blockchain.scripthash.subscribe': scripthashSubscribe,
   'blockchain.scripthash.unsubscribe': scripthashUnsubscribe,
+  'blockchain.transaction.broadcast': transactionBroadcast,
   'blockchain.transaction.get': transactionGet,
   'blockchain.transaction.get_merkle': transactionGetMerkle,
   'blockchain.transaction.id_from_pos': transactionIdFromPos,
+  'blockchain.ref.get': refGet,
   'mempool.get_fee_histogram': mempoolGetFeeHistogram,
+  'mempool.get_info': mempoolGetInfo,
 };

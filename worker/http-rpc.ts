@@ -43,12 +43,14 @@ export async function handleHttpRpc(c: Context<{ Bindings: Env }>): Promise<Resp
   const text = await readBoundedText(c.req.raw.body);
   if (text === null) return tooLarge();
   const log = createLogger(c.env.LOG_LEVEL, { transport: 'http' });
+  const session = new HttpRequestSession();
   const options = dispatchOptions({
     config: loadConfig(c.env),
     index: openIndex(c.env),
-    session: new HttpRequestSession(),
+    session,
     log,
     stateless: true,
+    order: session,
   });
   const outcome = await handleMessage(text, options);
   if (outcome.reply === null) return new Response(null, { status: 204 });

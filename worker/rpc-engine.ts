@@ -1,12 +1,14 @@
 // Dispatch options shared by the WebSocket sessions and the HTTP endpoint.
 import type { DispatchOptions } from '../core/protocol/dispatch.ts';
 import { BAD_REQUEST, RpcError } from '../core/protocol/errors.ts';
-import { METHODS } from '../core/protocol/methods.ts';
+import { methodsForChain } from '../core/protocol/methods.ts';
 import type { WorkerConfig } from './config.ts';
+import { defaultCache, EdgeAnswerCache } from './edge-cache.ts';
 import { HANDLERS } from './handlers.ts';
 import type { IndexReader } from './index-reader.ts';
 import { describeError, type Logger } from './log.ts';
-import type { MethodContext, SessionControl } from './methods/context.ts';
+import type { MethodContext, RequestOrder, SessionControl } from './methods/context.ts';
+import { HttpTxRelay } from './relay-client.ts';
 
 /** What a transport supplies for one message. */
 export interface EngineParts {
@@ -16,16 +18,39 @@ export interface EngineParts {
   log: Logger;
   /** True for the stateless HTTP endpoint, which refuses subscriptions. */
   stateless: boolean;
+  /** Where the session notes requests sent before server.version (the 1.6 first-message rule). */
+  order?: RequestOrder;
+}
+
+/** The handlers' context: the index, chain, session, plus the edge cache and the relay. */
+function methodContext(parts: EngineParts): MethodContext {
+  const { config, index, session, log, order } = parts;
+  const storage = defaultCache();
+  const onCacheError = (event: string, error: unknown): void => {
+    log.warn(event, describeError(error));
+  };
+  return {
+    index,
+    coin: config.coin,
+    server: config.server,
+    session,
+    cache: storage === null ? undefined : new EdgeAnswerCache(storage, config.coin, onCacheError),
+    reorgLimit: config.reorgLimit,
+    relay: config.relay === null ? undefined : new HttpTxRelay(config.relay),
+    order,
+  };
 }
 
 /** The dispatch options of one message on one session. */
 export function dispatchOptions(parts: EngineParts): DispatchOptions<MethodContext> {
-  const { config, index, session, log } = parts;
+  const { config, session, log, order } = parts;
+  // `order` sees every request in message order; handlers may run later (limits, batches).
   return {
-    methods: METHODS,
+    methods: methodsForChain(config.coin.radiant),
     handlers: HANDLERS,
-    context: { index, coin: config.coin, server: config.server, session },
+    context: methodContext(parts),
     protocolVersion: () => session.protocolVersion(),
+    onRequest: (request) => order?.noteRequest(request.method),
     admit: parts.stateless ? refuseSubscriptions : undefined,
     onInternalError: (error, request) => {
       log.error('internal_error', { method: request.method, ...describeError(error) });

@@ -42,6 +42,7 @@ function readerConfigs(): ReaderConfig[] {
     index,
     dbPath: config.dbPath,
     maxResponseBytes: config.maxResponseBytes,
+    readOnly: config.readOnly,
   }));
 }
 

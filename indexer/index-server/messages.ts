@@ -21,6 +21,8 @@ export interface FrontConfig {
   maxBodyBytes: number;
   maxResponseBytes: number;
   stuckReadMs: number;
+  /** False only for tests that need a writable Hrana server (IndexServerOptions.readOnly). */
+  readOnly: boolean;
 }
 
 /** Settings of a reader thread, fixed at start (workerData). */
@@ -29,6 +31,7 @@ export interface ReaderConfig {
   index: number;
   dbPath: string;
   maxResponseBytes: number;
+  readOnly: boolean;
 }
 
 export type MainToFront = { kind: 'close' };

@@ -50,12 +50,17 @@ export function toHranaError(error: unknown): HranaError {
 export class ReaderConnection {
   readonly db: Database.Database;
   private readonly cache = new Map<string, PreparedSql>();
+  private readonly readOnly: boolean;
 
-  constructor(dbPath: string) {
+  /** `readOnly: false` is for tests only: a stand-in for sqld that clients can write to. */
+  constructor(dbPath: string, readOnly = true) {
     // readonly opens with SQLITE_OPEN_READONLY: any write fails inside SQLite even if the guard
     // missed it. In WAL mode a reader sees the last commit and never blocks the indexer's writer.
-    this.db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    this.db = new Database(dbPath, { readonly: readOnly, fileMustExist: true });
     this.db.defaultSafeIntegers(true);
+    this.readOnly = readOnly;
+    // Writers on several reader threads wait for each other instead of failing with SQLITE_BUSY.
+    if (!readOnly) this.db.pragma('busy_timeout = 5000');
   }
 
   /** The cached statement for `sql`, prepared and judged on first use; throws HranaError. */
@@ -70,7 +75,7 @@ export class ReaderConnection {
     }
     const returnsRows = statement.reader;
     if (returnsRows) statement.raw(true);
-    const refusal = judgeStatement(sql, statement.readonly);
+    const refusal = judgeStatement(sql, statement.readonly || !this.readOnly);
     const params = listParameters(sql);
     const entry: PreparedSql = { statement, returnsRows, refusal, params, colsJson: undefined };
     if (this.cache.size >= STATEMENT_CACHE_SIZE) {

@@ -36,7 +36,7 @@ function context(version: HranaVersion): ExecContext {
 }
 
 function openStream(streamKey: number): ReaderStream {
-  const conn = idle.pop() ?? new ReaderConnection(config.dbPath);
+  const conn = idle.pop() ?? new ReaderConnection(config.dbPath, config.readOnly);
   const stream: ReaderStream = { conn, sqls: new Map(), closed: false };
   streams.set(streamKey, stream);
   return stream;
@@ -101,7 +101,7 @@ port.on('message', (message: FrontToReader) => {
 
 function start(): void {
   try {
-    const conn = new ReaderConnection(config.dbPath);
+    const conn = new ReaderConnection(config.dbPath, config.readOnly);
     conn.db.prepare('SELECT count(*) FROM sqlite_schema').get();
     const journalMode = conn.db.pragma('journal_mode', { simple: true });
     if (config.index === 0 && journalMode !== 'wal') {

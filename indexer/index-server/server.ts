@@ -32,6 +32,11 @@ export interface IndexServerOptions {
    * replaced, since SQLite statements cannot be interrupted from better-sqlite3 (default 30 s).
    */
   stuckReadMs?: number;
+  /**
+   * Default true. False lets clients write, so that tests can stand this server in for sqld
+   * (the remote libSQL mirror's tests); only on a loopback address.
+   */
+  readOnly?: boolean;
   log?: IndexServerLog;
 }
 
@@ -77,6 +82,10 @@ export function frontConfigOf(o: IndexServerOptions): FrontConfig {
     throw new RangeError(`index server: auth token under ${MIN_TOKEN_CHARS} characters or more`);
   }
   if (o.host.trim() === '') throw new RangeError('index server: host is empty');
+  const readOnly = o.readOnly ?? true;
+  if (!readOnly && !isLoopback(o.host)) {
+    throw new RangeError('index server: a writable server (tests only) must bind loopback');
+  }
   if (statSync(o.dbPath, { throwIfNoEntry: false })?.isFile() !== true) {
     throw new RangeError(`index server: no index file at ${o.dbPath}`);
   }
@@ -92,6 +101,7 @@ export function frontConfigOf(o: IndexServerOptions): FrontConfig {
     maxBodyBytes: integerOption('maxBodyBytes', o.maxBodyBytes, [1_024, GIB]),
     maxResponseBytes: integerOption('maxResponseBytes', o.maxResponseBytes, [1_024, GIB]),
     stuckReadMs: integerOption('stuckReadMs', o.stuckReadMs, [100, 3_600_000]),
+    readOnly,
   };
 }
 
@@ -160,6 +170,7 @@ export async function startIndexServer(o: IndexServerOptions): Promise<IndexServ
     // Reachable beyond this machine: fine when the Worker needs it, but say so (DESIGN §7).
     write('warn', 'index_server_public', { host: config.host });
   }
+  if (!config.readOnly) write('warn', 'index_server_writable', { url });
   write('info', 'index_server_listening', { url, readers: config.readerThreads });
   return { url, close: () => (closing ??= stop(front, exited)) };
 }

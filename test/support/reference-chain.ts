@@ -1,6 +1,14 @@
 // An independent reading of a chain file, written for tests only: it shares no code with core/
-// and uses node:crypto, so the answers it gives can check the server's. Legacy (non-segwit) txs.
+// and uses node:crypto, so the answers it gives can check the server's. Legacy txs, and with
+// `rules` (reference-rules.ts) segwit txs and Radiant v3 txids, zero-ref script hashes and refs.
 import { createHash } from 'node:crypto';
+import {
+  referencePushRefs,
+  referenceScriptHash,
+  referenceTxid,
+  type ReferenceRules,
+  type ReferenceTxFields,
+} from './reference-rules.ts';
 
 export type HeaderHashName = 'sha256d' | 'sha512_256d';
 
@@ -30,6 +38,11 @@ export interface ReferenceChain {
   history: Map<string, { txHash: string; height: number }[]>;
   /** Unspent outputs per script hash. */
   unspent: Map<string, ReferenceOutput[]>;
+  /**
+   * Radiant rules only: for each pushed ref (36 bytes as hex, internal order) the txids (display
+   * hex) of the confirmed txs with an output pushing it, in chain order.
+   */
+  refs: Map<string, string[]>;
 }
 
 function hash(name: string, data: Buffer): Buffer {
@@ -63,34 +76,56 @@ class Cursor {
   }
 }
 
-interface ParsedTx {
+interface ParsedTx extends ReferenceTxFields {
   raw: Buffer;
-  inputs: { prevTxid: string; prevVout: number }[];
-  outputs: { value: bigint; script: Buffer }[];
 }
 
-function readTx(cursor: Cursor, bytes: Buffer): ParsedTx {
+function readTx(cursor: Cursor, bytes: Buffer, rules: ReferenceRules): ParsedTx {
   const start = cursor.offset;
-  cursor.take(4);
+  const version = cursor.take(4).readInt32LE(0);
+  // BIP144: marker 0x00 and flag 0x01 where the input count would be.
+  const witness = rules.segwit === true && bytes[start + 4] === 0 && bytes[start + 5] === 1;
+  if (witness) cursor.take(2);
+  const bodyStart = cursor.offset;
   const inputs: ParsedTx['inputs'] = [];
   for (let i = cursor.varint(); i > 0; i--) {
-    const prevTxid = displayHex(cursor.take(32));
+    const prevTxidInternal = Buffer.from(cursor.take(32));
     const prevVout = cursor.take(4).readUInt32LE(0);
-    cursor.take(cursor.varint());
-    cursor.take(4);
-    inputs.push({ prevTxid, prevVout });
+    const scriptSig = Buffer.from(cursor.take(cursor.varint()));
+    const sequence = cursor.take(4).readUInt32LE(0);
+    inputs.push({ prevTxidInternal, prevVout, scriptSig, sequence });
   }
   const outputs: ParsedTx['outputs'] = [];
   for (let i = cursor.varint(); i > 0; i--) {
     const value = cursor.take(8).readBigInt64LE(0);
     outputs.push({ value, script: Buffer.from(cursor.take(cursor.varint())) });
   }
-  cursor.take(4);
-  return { raw: Buffer.from(bytes.subarray(start, cursor.offset)), inputs, outputs };
+  const bodyEnd = cursor.offset;
+  if (witness) {
+    for (let i = 0; i < inputs.length; i++) {
+      for (let n = cursor.varint(); n > 0; n--) cursor.take(cursor.varint());
+    }
+  }
+  const locktimeBytes = cursor.take(4);
+  const raw = Buffer.from(bytes.subarray(start, cursor.offset));
+  const stripped = witness
+    ? Buffer.concat([raw.subarray(0, 4), bytes.subarray(bodyStart, bodyEnd), locktimeBytes])
+    : raw;
+  return { raw, version, inputs, outputs, locktime: locktimeBytes.readUInt32LE(0), stripped };
 }
 
 function isUnspendable(script: Buffer): boolean {
   return script[0] === 0x6a || (script[0] === 0x00 && script[1] === 0x6a);
+}
+
+// Records the txid under every ref the output pushes, once per tx.
+function addRefs(refs: Map<string, string[]>, script: Buffer, txid: string): void {
+  for (const { ref } of referencePushRefs(script)) {
+    const key = ref.toString('hex');
+    const txids = refs.get(key) ?? [];
+    if (txids.at(-1) !== txid) txids.push(txid);
+    refs.set(key, txids);
+  }
 }
 
 /** Script hash as wallets send it: SHA-256 of the script, byte-reversed, hex. */
@@ -98,8 +133,15 @@ export function electrumScriptHash(script: Buffer): string {
   return displayHex(hash('sha256', script));
 }
 
-/** Reads every block of a chain file (index = height) into the reference model. */
-export function readReferenceChain(blockHexes: string[], headerHash: HeaderHashName): ReferenceChain {
+/**
+ * Reads every block of a chain file (index = height) into the reference model; `rules` adds
+ * segwit and Radiant reading (default: legacy txs, plain SHA-256 script hashes).
+ */
+export function readReferenceChain(
+  blockHexes: string[],
+  headerHash: HeaderHashName,
+  rules: ReferenceRules = {}
+): ReferenceChain {
   const chain: ReferenceChain = {
     headers: [],
     blockHashes: [],
@@ -107,6 +149,7 @@ export function readReferenceChain(blockHexes: string[], headerHash: HeaderHashN
     txs: new Map(),
     history: new Map(),
     unspent: new Map(),
+    refs: new Map(),
   };
   const outputsByOutpoint = new Map<string, ReferenceOutput>();
   const touch = (scriptHash: string, txHash: string, height: number): void => {
@@ -124,8 +167,8 @@ export function readReferenceChain(blockHexes: string[], headerHash: HeaderHashN
     const cursor = new Cursor(bytes);
     cursor.take(80);
     const parsed: ParsedTx[] = [];
-    for (let n = cursor.varint(); n > 0; n--) parsed.push(readTx(cursor, bytes));
-    const txids = parsed.map((tx) => displayHex(sha256d(tx.raw)));
+    for (let n = cursor.varint(); n > 0; n--) parsed.push(readTx(cursor, bytes, rules));
+    const txids = parsed.map((tx) => referenceTxid(tx, rules));
     chain.blockTxids.push(txids);
     if (height === 0) return; // the genesis coinbase is not indexed (DESIGN §3)
     // Every output of the block first, then the spends: a tx may spend a later one.
@@ -135,7 +178,8 @@ export function readReferenceChain(blockHexes: string[], headerHash: HeaderHashN
       chain.txs.set(txid, { txid, height, position, raw: tx.raw });
       tx.outputs.forEach((output, vout) => {
         if (isUnspendable(output.script)) return;
-        const scriptHash = electrumScriptHash(output.script);
+        const scriptHash = referenceScriptHash(output.script, rules);
+        if (rules.radiant === true) addRefs(chain.refs, output.script, txid);
         const entry = { txid, vout, value: output.value, script: output.script, scriptHash, height };
         outputsByOutpoint.set(`${txid}:${vout}`, entry);
         touched.push({ scriptHash, position, txid });
@@ -144,7 +188,7 @@ export function readReferenceChain(blockHexes: string[], headerHash: HeaderHashN
     parsed.forEach((tx, position) => {
       if (position === 0) return;
       for (const input of tx.inputs) {
-        const key = `${input.prevTxid}:${input.prevVout}`;
+        const key = `${displayHex(input.prevTxidInternal)}:${input.prevVout}`;
         const spent = outputsByOutpoint.get(key);
         if (spent === undefined) throw new Error(`reference: ${key} spent but unknown`);
         outputsByOutpoint.delete(key);

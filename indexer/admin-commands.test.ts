@@ -1,0 +1,177 @@
+// The admin commands on an index built by hand: query with mempool rows, refusals with clear
+// messages, the Worker admin API missing or unreachable, and stop after the reply.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { RpcError } from '../core/protocol/errors.ts';
+import {
+  createAdminCommands,
+  type AdminCommandDeps,
+  type AdminCommands,
+} from './admin-commands.ts';
+import { openIndexDb, type IndexDb } from './db.ts';
+import { configureLog } from './log.ts';
+
+const coin = getCoin('BitcoinCash', 'regtest');
+const WORKER_TOKEN = 'worker-token-abcdefghijklmnop';
+let dir: string;
+let db: IndexDb;
+let commands: AdminCommands | undefined;
+
+beforeEach(() => {
+  configureLog({ level: 'info', destination: { write: () => true } });
+  dir = mkdtempSync(join(tmpdir(), 'admin-commands-'));
+  db = openIndexDb(join(dir, 'index.db'), coin);
+});
+
+afterEach(() => {
+  commands?.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function make(overrides: Partial<AdminCommandDeps> = {}): AdminCommands {
+  commands = createAdminCommands({
+    db,
+    dbPath: join(dir, 'index.db'),
+    coin,
+    reorgLimit: 200,
+    daemon: { reachability: 'down' },
+    daemonUrl: 'http://127.0.0.1:18443',
+    daemonUser: 'rpc',
+    nodeHeight: () => null,
+    startedAtMs: Date.now() - 5_000,
+    stop: () => {},
+    ...overrides,
+  });
+  return commands;
+}
+
+async function call(name: string, ...params: unknown[]): Promise<unknown> {
+  const handler = commands?.handlers[name];
+  if (handler === undefined) throw new Error(`no handler ${name}`);
+  return handler(params);
+}
+
+async function failure(name: string, ...params: unknown[]): Promise<RpcError> {
+  const error = await call(name, ...params).catch((caught: unknown) => caught);
+  if (!(error instanceof RpcError)) throw new Error(`${name} did not fail with an RpcError`);
+  return error;
+}
+
+// 32 bytes from a label, so the test's expectations never come from the code under test.
+const hash = (label: string): Buffer => createHash('sha256').update(label).digest();
+const display = (bytes: Buffer): string => Buffer.from(bytes).reverse().toString('hex');
+
+describe('admin commands', () => {
+  it('reports a fresh index as starting, with the node state and uptime', async () => {
+    make();
+    expect(await call('getinfo')).toMatchObject({
+      coin: 'BitcoinCash',
+      net: 'regtest',
+      height: -1,
+      tip: null,
+      sync: 'starting',
+      node: 'down',
+      node_height: null,
+      lag_blocks: null,
+      mempool: { txs: 0, bytes: 0 },
+      uptime_seconds: 5,
+      remote: null,
+    });
+    expect(await call('daemon_url')).toBe('http://rpc@127.0.0.1:18443');
+  });
+
+  it('answers query from utxos and the mempool: balance, history, unspent outputs', async () => {
+    const hashx = hash('script');
+    const [txA, txB, memC, memD] = [hash('tx-a'), hash('tx-b'), hash('tx-c'), hash('tx-d')];
+    const insert = (sql: string, ...args: unknown[]): void => {
+      db.sqlite.prepare(sql).run(...args);
+    };
+    insert("INSERT INTO txs VALUES (0, ?, 5, 1, x'00')", txA);
+    insert("INSERT INTO txs VALUES (1, ?, 7, 0, x'00')", txB);
+    insert('INSERT INTO history VALUES (?, 0), (?, 1)', hashx, hashx);
+    insert('INSERT INTO utxos VALUES (0, 1, ?, 9007199254740993, NULL)', hashx);
+    insert('INSERT INTO utxos VALUES (1, 0, ?, 500, NULL)', hashx);
+    // memC spends txB:0 and pays 120 back to the script; memD (unconfirmed parent) sorts after.
+    insert("INSERT INTO mempool_txs VALUES (?, x'00', 10, 0, 150, 1)", memC);
+    insert("INSERT INTO mempool_txs VALUES (?, x'00', 10, -1, 100, 1)", memD);
+    insert('INSERT INTO mempool_history VALUES (?, ?), (?, ?)', hashx, memD, hashx, memC);
+    insert('INSERT INTO mempool_spends VALUES (?, 0, ?, ?, 500)', txB, memC, hashx);
+    insert('INSERT INTO mempool_outputs VALUES (?, 1, ?, 120, NULL)', memC, hashx);
+    make();
+    const answer = (await call('query', display(hashx))) as Record<string, unknown>;
+    expect(answer).toEqual({
+      script_hash: display(hashx),
+      balance: { confirmed: 9007199254740993n + 500n, unconfirmed: 120n - 500n },
+      history: [
+        { tx_hash: display(txA), height: 5 },
+        { tx_hash: display(txB), height: 7 },
+        { tx_hash: display(memC), height: 0 },
+        { tx_hash: display(memD), height: -1 },
+      ],
+      utxos: [
+        { tx_hash: display(txA), tx_pos: 1, height: 5, value: 9007199254740993n },
+        { tx_hash: display(memC), tx_pos: 1, height: 0, value: 120n },
+      ],
+      truncated: false,
+    });
+    expect(await call('getinfo')).toMatchObject({ mempool: { txs: 2, bytes: 250 } });
+  });
+
+  it('refuses bad arguments with messages naming the value', async () => {
+    make();
+    const notHash = await failure('query', 'not-a-hash');
+    expect(notHash.message).toMatch(/^not-a-hash is not a script hash/);
+    expect((await failure('log', 'loud')).message).toBe(
+      'log level loud is not one of debug, info, warning, error'
+    );
+    const empty = await failure('reorg', 1);
+    expect(empty.message).toBe('nothing to unwind: the index is at height -1');
+    db.sqlite.exec('UPDATE chain_state SET height = 10 WHERE id = 0');
+    const tooDeep = await failure('reorg', 11);
+    expect(tooDeep.message).toBe('reorg count 11 must be an integer from 1 to 10');
+  });
+
+  it('does not unwind while a flush is being written', async () => {
+    db.sqlite.exec('UPDATE chain_state SET height = 10 WHERE id = 0');
+    make();
+    db.sqlite.exec('BEGIN');
+    try {
+      expect((await failure('reorg', 2)).message).toMatch(/writing a flush of blocks; try again/);
+    } finally {
+      db.sqlite.exec('ROLLBACK');
+    }
+  });
+
+  it('needs the Worker admin API for sessions, groups, disconnect; hides its token', async () => {
+    make();
+    for (const name of ['sessions', 'groups', 'disconnect']) {
+      const error = await failure(name, '1');
+      expect([error.code, error.message]).toEqual([
+        1,
+        `${name} asks the Worker's admin API: set WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN`,
+      ]);
+    }
+    commands?.close();
+    const unreachable: typeof fetch = () => Promise.reject(new TypeError('connect ECONNREFUSED'));
+    const workerAdmin = { url: 'http://127.0.0.1:9', secret: WORKER_TOKEN };
+    make({ workerAdmin, fetch: unreachable });
+    const error = await failure('sessions');
+    const where = /^cannot reach the Worker's admin API at http:\/\/127\.0\.0\.1:9: /;
+    expect(error.message).toMatch(where);
+    expect(error.message).not.toContain(WORKER_TOKEN);
+  });
+
+  it('replies to stop before stopping', async () => {
+    let stopped = 0;
+    make({ stop: () => (stopped += 1) });
+    expect(await call('stop')).toBe('stopping');
+    expect(stopped).toBe(0);
+    await new Promise((done) => setTimeout(done, 300));
+    expect(stopped).toBe(1);
+  });
+});

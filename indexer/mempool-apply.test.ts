@@ -1,0 +1,225 @@
+// The mempool tables in process, without a node: refresh diffs (any order, unknown inputs,
+// replacements), and blocks that mine, double-spend or unwind mempool txs inside their own
+// transaction. Statuses are checked against the independent ledger (test/support).
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { parseTx } from '../core/tx.ts';
+import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
+import { headerInfo, tempDir } from '../test/indexer-support.ts';
+import { indexStatuses, keyHash, p2pkhScript, txHex, txidOfHex } from '../test/mempool-support.ts';
+import { ledgerStatuses } from '../test/support/independent-ledger.ts';
+import { readReferenceChain } from '../test/support/reference-chain.ts';
+import { BlockWriter } from './block-writer.ts';
+import { openIndexDb, type IndexDb } from './db.ts';
+import { applyMempoolDiff, parentsFirst } from './mempool-apply.ts';
+import { MempoolStore } from './mempool-store.ts';
+import { unwindTo } from './reorg.ts';
+import { verifyBlock } from './sync.ts';
+
+const coin = getCoin('BitcoinCash', 'regtest');
+const BASE = loadChainFile(join(import.meta.dirname, '../data/bitcoincash_regtest_0-103.json'));
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** An index of the chain file plus what the test adds, with the hex it holds and its mempool. */
+class Harness {
+  readonly db: IndexDb;
+  readonly path: string;
+  readonly blocks = [...BASE];
+  mempool: string[] = [];
+  private readonly writer: BlockWriter;
+
+  constructor() {
+    const dir = tempDir('mempool-apply-');
+    dirs.push(dir);
+    this.path = join(dir, 'index.db');
+    this.db = openIndexDb(this.path, coin);
+    this.writer = new BlockWriter(this.db, coin, 200);
+    this.mine(BASE, false);
+  }
+
+  /** Applies blocks (all in one transaction); they join `blocks` unless `record` is false. */
+  mine(hexes: string[], record = true): void {
+    this.db.transaction(() => {
+      this.writer.beginFlush();
+      for (const hex of hexes) {
+        const height = this.writer.tip.height + 1;
+        const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
+        this.writer.applyBlock(verifyBlock(bytes, height, headerInfo(hex, 'sha256d').hash, coin));
+      }
+      this.writer.endFlush();
+    });
+    if (record) this.blocks.push(...hexes);
+  }
+
+  /** A block on the tip holding `txs` after its coinbase. */
+  block(txs: string[], tag = 'next'): string {
+    const prevHex = this.blocks[this.blocks.length - 1] ?? '';
+    const prev = headerInfo(prevHex, 'sha256d');
+    const coinbase = buildCoinbase(this.blocks.length, p2pkhScript(keyHash('miner')), 1n, Buffer.from(tag));
+    const body = [coinbase, ...txs.map((tx) => Buffer.from(tx, 'hex'))];
+    return buildBlock({ coin, prevHash: prev.hash, txs: body, time: prev.time + 1 });
+  }
+
+  /** A refresh that found `added` new and `removed` gone (display txids); the mempool as given. */
+  refresh(added: string[], removed: string[] = []) {
+    const store = new MempoolStore(this.db, coin);
+    const diff = {
+      added: added.map((hex) => parseTx(new Uint8Array(Buffer.from(hex, 'hex')), coin)),
+      removed: removed.map((txid) => new Uint8Array(Buffer.from(txid, 'hex').reverse())),
+      nowSec: 1_700_000_000,
+    };
+    return this.db.transaction(() => applyMempoolDiff(store, diff, 200));
+  }
+
+  rows(): Record<string, number> {
+    const rows = this.db.prepare('SELECT txid, height FROM mempool_txs').all() as {
+      txid: Buffer;
+      height: number;
+    }[];
+    return Object.fromEntries(rows.map((row) => [Buffer.from(row.txid).reverse().toString('hex'), row.height]));
+  }
+
+  expectStatuses(): void {
+    expect(indexStatuses(this.path)).toEqual(ledgerStatuses(this.blocks, this.mempool, false));
+  }
+
+  lastChange(): { seq: number; hashxes: number } {
+    const row = this.db
+      .prepare('SELECT seq, length(hashxes) AS bytes FROM changes ORDER BY seq DESC LIMIT 1')
+      .get() as { seq: number; bytes: number };
+    return { seq: row.seq, hashxes: row.bytes / 32 };
+  }
+}
+
+/** Unspent outputs of the chain file (reference reader), to fund the test txs. */
+function funds(): { txid: string; vout: number; value: bigint }[] {
+  return [...readReferenceChain(BASE, 'sha256d').unspent.values()]
+    .flat()
+    .filter((out) => out.value > 100_000n)
+    .sort((a, b) => (a.txid < b.txid ? -1 : 1));
+}
+
+const pay = (label: string): Buffer => p2pkhScript(keyHash(label));
+
+describe('applyMempoolDiff', () => {
+  const [first, second, third] = funds();
+  if (first === undefined || second === undefined || third === undefined) {
+    throw new Error('the chain file has too few unspent outputs');
+  }
+  const parent = txHex([first], [{ value: first.value - 1_000n, script: pay('a') }]);
+  const child = txHex([{ txid: txidOfHex(parent), vout: 0 }], [
+    { value: first.value - 3_000n, script: pay('b') },
+  ]);
+
+  it('takes a child before its parent, in one change, with the child at height -1', () => {
+    const h = new Harness();
+    const seqBefore = h.db.readChainState().lastChangeSeq;
+    const applied = h.refresh([child, parent]);
+    expect(applied).toMatchObject({ added: 2, removed: 0, skipped: [] });
+    expect(h.rows()).toEqual({ [txidOfHex(parent)]: 0, [txidOfHex(child)]: -1 });
+    h.mempool = [parent, child];
+    h.expectStatuses();
+    // One changes row naming the funding key, a and b; chain_state points at it.
+    expect(h.lastChange()).toEqual({ seq: seqBefore + 1, hashxes: 3 });
+    expect(h.db.readChainState().lastChangeSeq).toBe(seqBefore + 1);
+  });
+
+  it('holds back a tx whose input is unknown, and takes it once the parent comes', () => {
+    const h = new Harness();
+    const applied = h.refresh([child]);
+    expect(applied.added).toBe(0);
+    expect(applied.skipped.map((tx) => Buffer.from(tx.txid).reverse().toString('hex'))).toEqual([
+      txidOfHex(child),
+    ]);
+    expect(h.rows()).toEqual({});
+    expect(h.refresh([parent, child]).added).toBe(2);
+    expect(h.rows()).toEqual({ [txidOfHex(parent)]: 0, [txidOfHex(child)]: -1 });
+  });
+
+  it('replaces a tx by a double spend given in the same refresh', () => {
+    const h = new Harness();
+    h.refresh([parent]);
+    const rival = txHex([first], [{ value: first.value - 5_000n, script: pay('rival') }]);
+    expect(h.refresh([rival], [txidOfHex(parent)])).toMatchObject({ added: 1, removed: 1 });
+    expect(h.rows()).toEqual({ [txidOfHex(rival)]: 0 });
+    h.mempool = [rival];
+    h.expectStatuses();
+  });
+
+  it('orders parents first however deep the chain', () => {
+    const txs = [parent, child].map((hex) => parseTx(new Uint8Array(Buffer.from(hex, 'hex')), coin));
+    const order = parentsFirst([txs[1], txs[0], txs[1]].filter((tx) => tx !== undefined));
+    expect(order.map((tx) => Buffer.from(tx.txid).reverse().toString('hex'))).toEqual([
+      txidOfHex(parent),
+      txidOfHex(child),
+    ]);
+  });
+});
+
+describe('blocks and the mempool, in one transaction', () => {
+  const [first, second] = funds();
+  if (first === undefined || second === undefined) throw new Error('too few unspent outputs');
+  const parent = txHex([first], [{ value: first.value - 1_000n, script: pay('a') }]);
+  const child = txHex([{ txid: txidOfHex(parent), vout: 0 }], [
+    { value: first.value - 3_000n, script: pay('b') },
+  ]);
+  const other = txHex([second], [{ value: second.value - 1_000n, script: pay('c') }]);
+  const otherChild = txHex([{ txid: txidOfHex(other), vout: 0 }], [
+    { value: second.value - 2_000n, script: pay('d') },
+  ]);
+
+  it('a block mining the parent removes it and sets the child to 0', () => {
+    const h = new Harness();
+    h.refresh([parent, child]);
+    h.mine([h.block([parent])]);
+    expect(h.rows()).toEqual({ [txidOfHex(child)]: 0 });
+    h.mempool = [child];
+    h.expectStatuses();
+  });
+
+  it('a block double-spending an input removes the tx and its descendants', () => {
+    const h = new Harness();
+    h.refresh([parent, child, other, otherChild]);
+    const conflict = txHex([second], [{ value: second.value - 9_000n, script: pay('winner') }]);
+    h.mine([h.block([conflict])]);
+    expect(h.rows()).toEqual({ [txidOfHex(parent)]: 0, [txidOfHex(child)]: -1 });
+    h.mempool = [parent, child];
+    h.expectStatuses();
+  });
+
+  it('unwinding the block of a parent removes its mempool child (the node re-adds both)', () => {
+    const h = new Harness();
+    h.mine([h.block([parent])]);
+    h.refresh([child]);
+    expect(h.rows()).toEqual({ [txidOfHex(child)]: 0 });
+    unwindTo(h.db, coin, 200, h.blocks.length - 2);
+    h.blocks.pop();
+    expect(h.rows()).toEqual({});
+    h.mempool = [];
+    h.expectStatuses();
+    h.refresh([parent, child]);
+    expect(h.rows()).toEqual({ [txidOfHex(parent)]: 0, [txidOfHex(child)]: -1 });
+    h.mempool = [parent, child];
+    h.expectStatuses();
+  });
+
+  it('leaves no status row for a script hash whose only mempool tx is gone', () => {
+    const h = new Harness();
+    h.refresh([other]);
+    h.mempool = [other];
+    h.expectStatuses();
+    h.refresh([], [txidOfHex(other)]);
+    const left = h.db.prepare('SELECT COUNT(*) AS n FROM mempool_outputs').get();
+    expect(left).toEqual({ n: 0 });
+    // Key c had only that tx: its status row goes (the ledger has no entry for it).
+    h.mempool = [];
+    h.expectStatuses();
+  });
+});

@@ -1,0 +1,301 @@
+// The notifier against a real index file and a stand-in Worker on loopback: what it sends, in
+// which order, with which secret, that it waits for commits, retries, resumes and splits rows.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { openIndexDb, type IndexDb } from './db.ts';
+import { startNotifier, type Notifier, type NotifierLog } from './notifier.ts';
+
+const SECRET = 'notifier-test-secret-0123456789';
+const WAIT_MS = 5_000;
+const SETTLE_MS = 400;
+
+interface Posted {
+  auth: string | undefined;
+  notices: Record<string, unknown>[];
+  atMs: number;
+}
+
+/** A stand-in for POST/GET /internal/notify that records every request. */
+class FakeWorker {
+  readonly posts: Posted[] = [];
+  readonly accepted: Record<string, unknown>[] = [];
+  workerSeq: number | null = null;
+  workerTip: string | null = null;
+  /** Statuses to answer the next POSTs with, before answering 200 again. */
+  failNext: number[] = [];
+  server: Server | null = null;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const reply = (status: number, body: unknown): void => {
+          response.writeHead(status, { 'Content-Type': 'application/json' });
+          response.end(JSON.stringify(body));
+        };
+        if (request.headers.authorization !== `Bearer ${SECRET}`) return reply(401, {});
+        if (request.method === 'GET') {
+          return reply(200, { ok: true, seq: this.workerSeq, tip_hash: this.workerTip });
+        }
+        const text = Buffer.concat(chunks).toString('utf8');
+        const notices = JSON.parse(text) as Record<string, unknown>[];
+        this.posts.push({ auth: request.headers.authorization, notices, atMs: Date.now() });
+        const failure = this.failNext.shift();
+        if (failure !== undefined) return reply(failure, { ok: false });
+        this.accepted.push(...notices);
+        reply(200, { ok: true });
+      });
+    });
+    await new Promise<void>((done) => this.server?.listen(0, '127.0.0.1', done));
+    const address = this.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((done) => this.server?.close(() => done()));
+  }
+
+  acceptedSeqs(): number[] {
+    const whole = this.accepted.filter((notice) => notice.more !== true);
+    return whole.map((notice) => Number(notice.seq));
+  }
+}
+
+interface WrittenRow {
+  seq: number;
+  height: number;
+  tipHash: Buffer;
+  header: Buffer;
+  hashxes: Buffer[];
+}
+
+function reversedHex(bytes: Buffer): string {
+  return Buffer.from(bytes).reverse().toString('hex');
+}
+
+/** Writes one block's worth of index state the notifier reads: header, change row, chain_state. */
+function writeRow(db: IndexDb, seq: number, hashCount: number, height = seq + 10): WrittenRow {
+  const row: WrittenRow = {
+    seq,
+    height,
+    tipHash: randomBytes(32),
+    header: randomBytes(80),
+    hashxes: Array.from({ length: hashCount }, () => randomBytes(32)),
+  };
+  db.sqlite
+    .prepare(
+      'INSERT OR REPLACE INTO headers (height, hash, raw, first_tx_num, tx_count) ' +
+        'VALUES (?, ?, ?, 0, 0)'
+    )
+    .run(row.height, row.tipHash, row.header);
+  db.sqlite
+    .prepare('INSERT INTO changes (seq, height, tip_hash, hashxes) VALUES (?, ?, ?, ?)')
+    .run(seq, row.height, row.tipHash, Buffer.concat(row.hashxes));
+  db.sqlite
+    .prepare('UPDATE chain_state SET height = ?, tip_hash = ?, last_change_seq = ? WHERE id = 0')
+    .run(row.height, row.tipHash, seq);
+  return row;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 10));
+  }
+}
+
+const quietLog: NotifierLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('notifier', () => {
+  let dir: string;
+  let db: IndexDb;
+  let worker: FakeWorker;
+  let notifier: Notifier | null = null;
+  const rows = new Map<number, WrittenRow>();
+
+  const start = (extra: { maxBodyBytes?: number; secret?: string } = {}): Notifier => {
+    const settle = { reorgSettleMs: SETTLE_MS };
+    notifier = startNotifier({
+      dbPath: join(dir, 'index.db'),
+      url: `${worker.url}/`,
+      secret: extra.secret ?? SECRET,
+      log: quietLog,
+      watchFile: false,
+      checkIntervalMs: 0,
+      retryBaseMs: 20,
+      retryMaxMs: 200,
+      maxBodyBytes: extra.maxBodyBytes,
+      ...settle,
+    });
+    return notifier;
+  };
+  const commit = (seq: number, hashCount = 3, height?: number): void => {
+    rows.set(seq, writeRow(db, seq, hashCount, height));
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'notifier-test-'));
+    db = openIndexDb(join(dir, 'index.db'), getCoin('Radiant', 'regtest'));
+    worker = new FakeWorker();
+    await worker.start();
+    rows.clear();
+  });
+
+  afterEach(async () => {
+    await notifier?.close();
+    notifier = null;
+    db.close();
+    await worker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends committed rows, secret and fields as written; a fresh Worker gets the newest', async () => {
+    for (const seq of [1, 2, 3]) commit(seq);
+    const running = start();
+    await waitFor('row 3', () => worker.acceptedSeqs().includes(3));
+    expect(worker.acceptedSeqs()).toEqual([3]);
+    const row = rows.get(3);
+    const [notice] = worker.accepted;
+    expect(notice).toMatchObject({
+      seq: 3,
+      height: row?.height,
+      tip_hash: reversedHex(row?.tipHash ?? Buffer.alloc(0)),
+      header_hex: row?.header.toString('hex'),
+      hashxes: row?.hashxes.map(reversedHex),
+    });
+    expect(typeof notice?.commit_ms).toBe('number');
+    expect(worker.posts.every((post) => post.auth === `Bearer ${SECRET}`)).toBe(true);
+
+    commit(4);
+    commit(5);
+    running.wake();
+    await waitFor('rows 4 and 5', () => worker.acceptedSeqs().includes(5));
+    expect(worker.acceptedSeqs()).toEqual([3, 4, 5]);
+    expect(running.ackedSeq()).toBe(5);
+  });
+
+  it('never reads a row before its transaction commits', async () => {
+    commit(1);
+    const running = start();
+    await waitFor('row 1', () => worker.acceptedSeqs().includes(1));
+    db.sqlite.exec('BEGIN');
+    commit(2);
+    running.wake();
+    await new Promise((done) => setTimeout(done, 300));
+    expect(worker.acceptedSeqs()).toEqual([1]);
+    db.sqlite.exec('COMMIT');
+    running.wake();
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    expect(worker.acceptedSeqs()).toEqual([1, 2]);
+  });
+
+  it('retries refused posts with growing delays from the last acknowledged row', async () => {
+    commit(1);
+    const running = start();
+    await waitFor('row 1', () => worker.acceptedSeqs().includes(1));
+    worker.failNext = [503, 500, 401, 503];
+    commit(2);
+    commit(3);
+    running.wake();
+    await waitFor('rows 2 and 3', () => worker.acceptedSeqs().includes(3));
+    expect(worker.acceptedSeqs()).toEqual([1, 2, 3]);
+    // Five posts carried row 2: four refused, then the one accepted.
+    const carrying2 = worker.posts.filter((post) => post.notices.some((n) => n.seq === 2));
+    expect(carrying2).toHaveLength(5);
+    const gaps = carrying2.slice(1).map((post, i) => post.atMs - (carrying2[i]?.atMs ?? 0));
+    // Base 20 ms doubling: at least 20, 40, 80, 160 ms (timers never fire early).
+    gaps.forEach((gapMs, i) => expect(gapMs).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
+  });
+
+  it('resumes after the seq the Worker holds, and resets when it knew another index', async () => {
+    for (const seq of [1, 2, 3, 4, 5]) commit(seq);
+    worker.workerSeq = 2;
+    worker.workerTip = reversedHex(rows.get(2)?.tipHash ?? Buffer.alloc(0));
+    const first = start();
+    await waitFor('row 5', () => worker.acceptedSeqs().includes(5));
+    expect(worker.acceptedSeqs()).toEqual([3, 4, 5]);
+    expect(worker.accepted.some((notice) => notice.reset === true)).toBe(false);
+    await first.close();
+
+    worker.accepted.length = 0;
+    worker.workerSeq = 99;
+    start();
+    await waitFor('row 5 again', () => worker.acceptedSeqs().includes(5));
+    expect(worker.acceptedSeqs()).toEqual([5]);
+    expect(worker.accepted[0]?.reset).toBe(true);
+  });
+
+  it('splits a row with too many hashes for one body into ordered parts', async () => {
+    commit(1, 0);
+    const running = start({ maxBodyBytes: 2_000 });
+    await waitFor('row 1', () => worker.acceptedSeqs().includes(1));
+    expect(worker.accepted[0]?.hashxes).toEqual([]);
+    commit(2, 50);
+    running.wake();
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    const parts = worker.accepted.filter((notice) => notice.seq === 2);
+    expect(parts.length).toBeGreaterThan(2);
+    const more = parts.map((_, i) => i < parts.length - 1);
+    expect(parts.map((part) => part.more === true)).toEqual(more);
+    const joined = parts.flatMap((part) => part.hashxes as string[]);
+    expect(joined).toEqual(rows.get(2)?.hashxes.map(reversedHex));
+    for (const post of worker.posts) {
+      expect(JSON.stringify(post.notices).length).toBeLessThanOrEqual(2_000);
+    }
+  });
+
+  it('holds a reorg unwind until the new branch commits, then sends both in one post', async () => {
+    commit(1, 3, 20);
+    commit(2, 3, 21);
+    const running = start();
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    const postsBefore = worker.posts.length;
+    commit(3, 2, 20); // unwind of height 21: the tip goes back to 20
+    running.wake();
+    await new Promise((done) => setTimeout(done, SETTLE_MS / 2));
+    expect(worker.posts.length).toBe(postsBefore);
+    commit(4, 2, 21); // the new branch's block at 21
+    running.wake();
+    await waitFor('rows 3 and 4', () => worker.acceptedSeqs().includes(4));
+    expect(worker.posts.slice(postsBefore).map((post) => post.notices.map((n) => n.seq))).toEqual([
+      [3, 4],
+    ]);
+  });
+
+  it('sends an unwind alone once the settle time passes without new blocks', async () => {
+    commit(1, 3, 20);
+    commit(2, 3, 21);
+    const running = start();
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    const startedMs = Date.now();
+    commit(3, 2, 20);
+    running.wake();
+    await waitFor('row 3', () => worker.acceptedSeqs().includes(3));
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(SETTLE_MS - 20);
+  });
+
+  it('sends no header for a tip the index no longer holds', async () => {
+    commit(1);
+    db.sqlite.prepare('DELETE FROM headers WHERE height = ?').run(rows.get(1)?.height);
+    start();
+    await waitFor('row 1', () => worker.acceptedSeqs().includes(1));
+    expect(worker.accepted[0]?.header_hex).toBeNull();
+  });
+
+  it('keeps retrying with a wrong secret and sends nothing', async () => {
+    commit(1);
+    start({ secret: 'not-the-secret-at-all-0000' });
+    await new Promise((done) => setTimeout(done, 400));
+    expect(worker.accepted).toEqual([]);
+    expect(worker.posts).toEqual([]);
+  });
+});

@@ -1,0 +1,256 @@
+// Crash safety: the indexer's writing path (sync + mempool, test/support/indexer-child.ts) is
+// SIGKILLed at 50 seeded random points, 30 while it syncs a chain (then follows the mempool) and
+// 20 while it follows reorgs back and forth between two branches. After every kill the index ends
+// on a block boundary with every status equal to an independent recomputation over what it holds;
+// after the last kill of each phase a restart (the real indexer, indexer/main.ts, at the end)
+// converges to the tables of a clean sync of the node's chain and mempool.
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
+import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import {
+  caughtUpAt,
+  expectWholeBlocks,
+  growChain,
+  headerInfo,
+  PROJECT_DIR,
+  startIndexer,
+  stopIndexer,
+  tempDir,
+} from './indexer-support.ts';
+import {
+  captureLog,
+  chainDigests,
+  indexStatuses,
+  keyHash,
+  nodeBlocks,
+  nodeMempoolHex,
+  p2pkhScript,
+  SIM_PASSWORD,
+  SIM_USER,
+  startLocalIndexer,
+  txHex,
+  txidOfHex,
+  waitSettled,
+} from './mempool-support.ts';
+import { ledgerStatuses } from './support/independent-ledger.ts';
+import { readReferenceChain } from './support/reference-chain.ts';
+
+const coin = getCoin('BitcoinCash', 'regtest');
+const BASE = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
+const CHAIN_A = growChain(coin, BASE, 120, 30, 'crash-a');
+// A short reorg (6 blocks unwound, 7 applied): unwinding rehashes each touched status from its
+// history and takes most of a second here, a kill must be able to land after it as well.
+const FORK = CHAIN_A.length - 7;
+const CHAIN_B = growChain(coin, CHAIN_A.slice(0, FORK + 1), 7, 30, 'crash-b', 7);
+const SEED = 0x5eed_2026;
+// The writing path alone (sync + mempool): the full indexer takes seconds to start on this
+// machine, 50 of those would not fit the time budget. The converging runs use the real one.
+const CHILD = 'test/support/indexer-child.ts';
+const SYNC_KILLS = 30;
+const REORG_KILLS = 20;
+const dirs: string[] = [];
+let lastEvents: Record<string, unknown>[] = [];
+type LogEvent = Record<string, unknown>;
+const STARTED = (e: LogEvent): boolean => e.event === 'starting';
+// A restart on the branch the node is on again has no reorg to do: it only catches up.
+const UNWOUND_OR_CAUGHT_UP = (e: LogEvent): boolean => e.event === 'reorg' || e.event === 'caught_up';
+const logs = captureLog('warn');
+
+const blockByHash = new Map<string, string>();
+for (const hex of [...CHAIN_A, ...CHAIN_B]) blockByHash.set(headerInfo(hex, 'sha256d').hash, hex);
+
+afterAll(() => {
+  logs.restore();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function newDir(): string {
+  const dir = tempDir('indexer-crash-');
+  dirs.push(dir);
+  return dir;
+}
+
+/** mulberry32: a small seeded generator, so a failing kill schedule can be replayed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A parent/child pair and an independent tx spending the coinbases of the last two blocks. */
+function mempoolTxs(chain: string[]): string[] {
+  const tipHeight = chain.length - 1;
+  const fresh = [...readReferenceChain(chain, 'sha256d').unspent.values()]
+    .flat()
+    .filter((out) => out.height >= tipHeight - 1 && out.value > 3_000n);
+  const [a, b] = fresh;
+  if (a === undefined || b === undefined) throw new Error('no fresh outputs to spend');
+  const parent = txHex([a], [{ value: a.value - 200n, script: p2pkhScript(keyHash('p')) }]);
+  const child = txHex(
+    [{ txid: txidOfHex(parent), vout: 0 }],
+    [{ value: a.value - 400n, script: p2pkhScript(keyHash('c')) }]
+  );
+  const single = txHex([b], [{ value: b.value - 300n, script: p2pkhScript(keyHash('s')) }]);
+  return [parent, child, single];
+}
+
+/**
+ * What must hold after any kill: whole blocks, and every status equal to the independent
+ * ledger over the blocks the index holds plus its own mempool rows.
+ */
+function expectConsistent(dbPath: string): number {
+  const height = expectWholeBlocks(dbPath);
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  let blocks: string[];
+  let mempool: string[];
+  try {
+    const hashes = db.prepare('SELECT hash FROM headers ORDER BY height').all() as { hash: Buffer }[];
+    blocks = hashes.map((row) => {
+      const hex = blockByHash.get(Buffer.from(row.hash).reverse().toString('hex'));
+      if (hex === undefined) throw new Error('the index holds a block the test never made');
+      return hex;
+    });
+    const rows = db.prepare('SELECT raw FROM mempool_txs').all() as { raw: Buffer }[];
+    mempool = rows.map((row) => row.raw.toString('hex'));
+  } finally {
+    db.close();
+  }
+  expect(indexStatuses(dbPath)).toEqual(ledgerStatuses(blocks, mempool, false));
+  return height;
+}
+
+function indexTipHash(dbPath: string): string {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT tip_hash FROM chain_state').get() as { tip_hash: Buffer };
+    return Buffer.from(row.tip_hash).reverse().toString('hex');
+  } finally {
+    db.close();
+  }
+}
+
+/** Digests of a clean in-process sync of the node's chain with the node's mempool. */
+async function cleanDigests(node: SimNode): Promise<Record<string, string>> {
+  const clean = await startSimNode({
+    coin,
+    blocks: nodeBlocks(node),
+    user: SIM_USER,
+    password: SIM_PASSWORD,
+  });
+  try {
+    for (const tx of await nodeMempoolHex(node)) clean.addMempoolTx(tx);
+    const indexer = startLocalIndexer({ node: clean, coin, dir: newDir() });
+    try {
+      await waitSettled(clean, indexer.dbPath, 60_000);
+    } finally {
+      await indexer.stop();
+    }
+    return chainDigests(indexer.dbPath);
+  } finally {
+    await clean.close();
+  }
+}
+
+describe('indexer killed at random points', () => {
+  it('converges to a clean sync after 30 kills during sync and 20 during reorgs', async () => {
+    const random = seededRandom(SEED);
+    const node = await startSimNode({
+      coin,
+      blocks: CHAIN_A,
+      user: SIM_USER,
+      password: SIM_PASSWORD,
+      slowDelayMs: 8,
+    });
+    try {
+      for (const tx of mempoolTxs(CHAIN_A)) node.addMempoolTx(tx);
+      const dir = newDir();
+      const dbPath = join(dir, 'index.db');
+      const env = {
+        DAEMON_URL: node.url,
+        COIN: coin.name,
+        NET: coin.net,
+        DB_DIRECTORY: dir,
+        FLUSH_BLOCKS: '2',
+        POLL_INTERVAL_MS: '50',
+        LOG_LEVEL: 'info',
+        // The start checks refuse default admin credentials and root (indexer/unsafe-start.ts).
+        RPC_USER: 'crash-test-admin',
+        RPC_PASSWORD: randomBytes(24).toString('hex'),
+        RPC_PORT: '0',
+        ALLOW_ROOT: '1',
+      };
+      // Every reply waits a little, so a sync lasts long enough to be cut at many points.
+      node.setFault('slow');
+      const killAt = async (maxDelayMs: number, after = STARTED): Promise<number> => {
+        const run = startIndexer(env, CHILD);
+        lastEvents = run.events;
+        await run.waitFor(after, 30_000);
+        await new Promise((done) => setTimeout(done, Math.floor(random() * maxDelayMs)));
+        run.kill('SIGKILL');
+        expect((await run.exited).signal).toBe('SIGKILL');
+        return expectConsistent(dbPath);
+      };
+      const syncHeights: number[] = [];
+      for (let round = 0; round < SYNC_KILLS; round++) syncHeights.push(await killAt(400));
+      // Resumed each time: the height never went back.
+      expect([...syncHeights].sort((a, b) => a - b)).toEqual(syncHeights);
+      // Spread over the sync, not all before it started or after it ended.
+      expect(syncHeights.filter((height) => height > 0 && height < CHAIN_A.length - 1).length)
+        .toBeGreaterThan(SYNC_KILLS / 3);
+      await converge(node, env, dbPath, CHILD);
+
+      let midReorg = 0;
+      for (let round = 0; round < REORG_KILLS; round++) {
+        // The node switches branch once the index has caught up with it; until then each
+        // restart resumes the reorg the last one was killed in.
+        const before = indexTipHash(dbPath);
+        if (before === node.tipHash()) {
+          const onA = node.blockHash(FORK + 1) === headerInfo(CHAIN_A[FORK + 1] ?? '', 'sha256d').hash;
+          node.reorg(FORK, (onA ? CHAIN_B : CHAIN_A).slice(FORK + 1));
+        }
+        // Half the kills count from the start (many land in the unwind, one transaction), half
+        // from the unwind's commit, so they land while the winning branch is being applied.
+        await (round % 2 === 0 ? killAt(1_000) : killAt(250, UNWOUND_OR_CAUGHT_UP));
+        const tip = indexTipHash(dbPath);
+        appendFileSync('/tmp/mp-exp/kills.log', `${round} ${tip === before ? 'before' : tip === node.tipHash() ? 'after' : 'mid'} ${JSON.stringify(lastEvents.map((e) => [e.event, e.height ?? e.ms ?? '']))}\n`);
+        if (tip !== before && tip !== node.tipHash()) midReorg += 1;
+      }
+      // Some kills cut a reorg between its unwind and the winning branch's tip.
+      expect(midReorg).toBeGreaterThan(2);
+      await converge(node, env, dbPath, 'indexer/main.ts');
+    } finally {
+      await node.close();
+    }
+  }, 150_000);
+});
+
+/** Restarts `entry` without faults, waits for it to settle and compares with a clean sync. */
+async function converge(
+  node: SimNode,
+  env: Record<string, string>,
+  dbPath: string,
+  entry: string
+): Promise<void> {
+  node.setFault('none');
+  const run = startIndexer(env, entry);
+  try {
+    await run.waitFor(caughtUpAt(node.tipHeight(), node.tipHash()), 60_000);
+    await waitSettled(node, dbPath, 30_000);
+  } finally {
+    expect(await stopIndexer(run)).toBe(0);
+  }
+  expect(run.events.filter((e) => e.level === 'error')).toEqual([]);
+  expectConsistent(dbPath);
+  expect(chainDigests(dbPath)).toEqual(await cleanDigests(node));
+  node.setFault('slow');
+}

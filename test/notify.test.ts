@@ -1,0 +1,208 @@
+// End to end: push notifications through the simulated node, the indexer, the notifier and the
+// Worker (wrangler dev: hubs and hibernating sessions). Expected statuses come from an independent
+// reading of the chain (test/support/reference-chain.ts); headers from the node's own blocks.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import {
+  freshScripts,
+  indexerEnv,
+  mineToScripts,
+  walletScriptHash,
+  WalletSocket,
+} from '../tools/bench-notify.ts';
+import { startStack, type Stack } from '../tools/stack.ts';
+import { readReferenceChain, referenceStatus } from './support/reference-chain.ts';
+
+const CHAIN_FILE = 'data/radiant_mainnet_0-1.json';
+const COIN = getCoin('Radiant', 'mainnet');
+const NOTIFY_TIMEOUT_MS = 20_000;
+// How long a session stays quiet to show that nothing more is coming.
+const QUIET_MS = 1_500;
+// workerd evicts an idle Durable Object whose WebSockets hibernate after about 10 s.
+const HIBERNATE_MS = 13_000;
+const SCRIPTHASH = 'blockchain.scripthash.subscribe';
+const HEADERS = 'blockchain.headers.subscribe';
+
+const quiet = (): Promise<void> => new Promise((done) => setTimeout(done, QUIET_MS));
+const calls = (socket: WalletSocket): unknown[][] => {
+  return socket.notifications.map((item) => [item.method, item.params]);
+};
+
+describe('push notifications', () => {
+  let stack: Stack;
+  const logs: string[] = [];
+  const open: WalletSocket[] = [];
+
+  // The status the protocol defines for a script hash, from an independent reading of every
+  // block the node holds now.
+  const expectedStatus = (scriptHash: string): string | null => {
+    const node = stack.simNode;
+    const blocks = Array.from({ length: node.tipHeight() + 1 }, (_, h) => node.blockHex(h));
+    const reference = readReferenceChain(blocks, 'sha512_256d');
+    return referenceStatus(reference.history.get(scriptHash) ?? []);
+  };
+
+  const wallet = async (): Promise<WalletSocket> => {
+    const socket = await WalletSocket.open(stack.wsUrl);
+    open.push(socket);
+    await socket.call('server.version', ['notify-e2e', '1.4']);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({
+      chainFile: CHAIN_FILE,
+      coin: COIN.name,
+      net: COIN.net,
+      notify: 'stack',
+      indexerEnv: indexerEnv(100),
+      workerVars: { LOG_LEVEL: 'debug' },
+      onLog: (line) => logs.push(line),
+    }).catch((error: unknown) => {
+      console.error(logs.slice(-60).join('\n'));
+      throw error;
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const socket of open) socket.close();
+    await stack?.stop();
+  });
+
+  it('notifies a subscriber once, a headers subscriber with the new tip, nobody else', async () => {
+    const [paid, unrelated, elsewhere] = freshScripts(3);
+    if (paid === undefined || unrelated === undefined || elsewhere === undefined) {
+      throw new Error('no scripts');
+    }
+    const paidHash = walletScriptHash(paid);
+    const subscriber = await wallet();
+    const bystander = await wallet();
+    const watcher = await wallet();
+    expect(await subscriber.call(SCRIPTHASH, [paidHash])).toBeNull();
+    expect(await bystander.call(SCRIPTHASH, [walletScriptHash(unrelated)])).toBeNull();
+    const tipBefore = (await watcher.call(HEADERS, [])) as { height: number };
+
+    const hashes = stack.simNode.mine({ payToScript: paid });
+    const height = stack.simNode.tipHeight();
+    expect(height).toBe(tipBefore.height + 1);
+    await subscriber.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await watcher.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    const status = expectedStatus(paidHash);
+    expect(status).not.toBeNull();
+    expect(calls(subscriber)).toEqual([[SCRIPTHASH, [paidHash, status]]]);
+    expect(bystander.notifications).toEqual([]);
+    const header = stack.simNode.blockHex(height).slice(0, 160);
+    expect(calls(watcher)).toEqual([[HEADERS, [{ hex: header, height }]]]);
+    expect(hashes).toHaveLength(1);
+
+    // A block that does not touch the subscribed script: a new tip, no status notification.
+    stack.simNode.mine({ payToScript: elsewhere });
+    await watcher.waitForCount(2, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    expect(subscriber.notifications).toHaveLength(1);
+    expect(bystander.notifications).toEqual([]);
+    const nextHeader = stack.simNode.blockHex(height + 1).slice(0, 160);
+    expect(watcher.notifications[1]?.params).toEqual([{ hex: nextHeader, height: height + 1 }]);
+
+    // Subscribing again answers the current status and sends nothing more: it did not change.
+    expect(await subscriber.call(SCRIPTHASH, [paidHash])).toBe(status);
+    await quiet();
+    expect(subscriber.notifications).toHaveLength(1);
+    for (const socket of [subscriber, bystander, watcher]) socket.close();
+  }, 90_000);
+
+  it('stops notifying after unsubscribe and after the session closes', async () => {
+    const [first, second] = freshScripts(2);
+    if (first === undefined || second === undefined) throw new Error('no scripts');
+    const [firstHash, secondHash] = [walletScriptHash(first), walletScriptHash(second)];
+    const leaving = await wallet();
+    const closing = await wallet();
+    expect(await leaving.call(SCRIPTHASH, [firstHash])).toBeNull();
+    expect(await leaving.call('blockchain.scripthash.unsubscribe', [firstHash])).toBe(true);
+    expect(await closing.call(SCRIPTHASH, [secondHash])).toBeNull();
+    closing.close();
+    const control = await wallet();
+    expect(await control.call(SCRIPTHASH, [secondHash])).toBeNull();
+    mineToScripts(stack.simNode, COIN, [first, second]);
+    await control.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    expect(leaving.notifications).toEqual([]);
+    expect(calls(control)).toEqual([[SCRIPTHASH, [secondHash, expectedStatus(secondHash)]]]);
+    // The closed session told its hub on close: no wake went looking for it afterwards.
+    expect(logs.filter((line) => line.includes('"notify_gone"'))).toEqual([]);
+    leaving.close();
+    control.close();
+  }, 60_000);
+
+  it('keeps subscriptions through hibernation: the woken session still notifies', async () => {
+    for (const socket of open) socket.close();
+    const [script] = freshScripts(1);
+    if (script === undefined) throw new Error('no script');
+    const hash = walletScriptHash(script);
+    const sleeper = await wallet();
+    expect(await sleeper.call(SCRIPTHASH, [hash])).toBeNull();
+    await new Promise((done) => setTimeout(done, HIBERNATE_MS));
+    const linesBefore = logs.length;
+    mineToScripts(stack.simNode, COIN, [script, script]);
+    await sleeper.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    expect(sleeper.notifications.map((n) => n.params)).toEqual([[hash, expectedStatus(hash)]]);
+    // The Session object that sent it was built anew by the wake: it had been evicted.
+    const wakes = logs.slice(linesBefore).filter((line) => line.includes('"notify_wake"'));
+    const restored = wakes.filter((line) => line.includes('"restored":true'));
+    expect(restored.some((line) => line.includes('"sent":1'))).toBe(true);
+  }, 60_000);
+
+  it('guards POST /internal/notify: secret, body size, body shape', async () => {
+    const url = `${stack.httpUrl}/internal/notify`;
+    const secret = stack.notifySecret ?? '';
+    const post = (body: string, auth?: string): Promise<Response> => {
+      const headers: Record<string, string> = auth === undefined ? {} : { Authorization: auth };
+      return fetch(url, { method: 'POST', body, headers });
+    };
+    expect((await post('[]')).status).toBe(401);
+    expect((await post('[]', `Bearer ${secret}x`)).status).toBe(401);
+    expect((await post('[]', secret)).status).toBe(401);
+    const bad = await post('[{"seq": 0}]', `Bearer ${secret}`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('hashxes');
+    const huge = await post(`[${'0'.repeat(5 * 1024 * 1024)}]`, `Bearer ${secret}`);
+    expect(huge.status).toBe(413);
+    const position = await fetch(url, { headers: { Authorization: `Bearer ${secret}` } });
+    const answer = (await position.json()) as { seq: number };
+    expect(answer.seq).toBe(stack.notifier?.ackedSeq());
+  }, 30_000);
+
+  it('sends nothing when a wake finds the status unchanged', async () => {
+    const [script] = freshScripts(1);
+    if (script === undefined) throw new Error('no script');
+    const hash = walletScriptHash(script);
+    mineToScripts(stack.simNode, COIN, [script]);
+    const holder = await wallet();
+    // Wait until the index holds the block, so the subscribe reply already has the new status.
+    await stack.waitForIndexHeight(stack.simNode.tipHeight());
+    const status = expectedStatus(hash);
+    expect(await holder.call(SCRIPTHASH, [hash])).toBe(status);
+    // A notice naming the script hash again (as a resent or catch-up notice would): the session
+    // re-reads the status, finds it unchanged, and stays silent.
+    const notifier = stack.notifier;
+    if (notifier === null) throw new Error('the stack runs no notifier');
+    const seq = (notifier.ackedSeq() ?? 0) + 1_000;
+    const [height, tipHash] = [stack.simNode.tipHeight(), stack.simNode.tipHash()];
+    const notice = { seq, height, tip_hash: tipHash, header_hex: null, hashxes: [hash] };
+    const linesBefore = logs.length;
+    const response = await fetch(`${stack.httpUrl}/internal/notify`, {
+      method: 'POST',
+      body: JSON.stringify([notice]),
+      headers: { Authorization: `Bearer ${stack.notifySecret ?? ''}` },
+    });
+    expect(response.status).toBe(200);
+    await quiet();
+    expect(holder.notifications).toEqual([]);
+    const wakes = logs.slice(linesBefore).filter((line) => line.includes('"notify_wake"'));
+    const wake = wakes.find((line) => line.includes(`"seq":${seq}`));
+    expect(wake).toContain('"checked":1');
+    expect(wake).toContain('"sent":0');
+  }, 60_000);
+});

@@ -1,0 +1,237 @@
+// The session half of push notifications: registers subscriptions with the hubs, and on a hub's
+// wake re-reads the cached statuses and sends only what changed since the client last heard.
+import { encodeNotification } from '../core/protocol/framing.ts';
+import { describeError, type Logger } from './log.ts';
+import type { SessionEnv } from './notify-env.ts';
+import { NotifyIndex } from './notify-index.ts';
+import { HEADERS_KEY, HubRegistrar } from './notify-registrar.ts';
+import type { TipTold, TrackedSession } from './notify-tracker.ts';
+import {
+  parseHubShards,
+  type SessionWake,
+  type TipNotice,
+  type WakeResult,
+} from './notify-wire.ts';
+import { readAttachment } from './session-state.ts';
+
+const SCRIPTHASH_METHOD = 'blockchain.scripthash.subscribe';
+const HEADERS_METHOD = 'blockchain.headers.subscribe';
+
+// The subscriptions table is session-state.ts's (script_hash = display hex, sent_as, status);
+// the last tip announced is kept beside it.
+const TIP_TABLE =
+  'CREATE TABLE IF NOT EXISTS notify_tip (id INTEGER PRIMARY KEY CHECK (id = 0), ' +
+  'seq INTEGER NOT NULL, header_hex TEXT NOT NULL)';
+
+let reportedShardProblem = false;
+
+function toMap(statuses: Record<string, string | null>): Map<string, string | null> {
+  return new Map(Object.entries(statuses));
+}
+
+interface SubscriptionRow {
+  sentAs: string;
+  status: string | null;
+}
+
+/** Notification work of one Session object; lives as long as the object stays in memory. */
+export class SessionNotifier {
+  readonly #ctx: DurableObjectState;
+  readonly #env: SessionEnv;
+  readonly #log: Logger;
+  readonly #registrar: HubRegistrar;
+  #index: NotifyIndex | null = null;
+  // Status checks run one at a time, so a slow read can never overwrite a newer one's result.
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: SessionEnv, log: Logger) {
+    this.#ctx = ctx;
+    this.#env = env;
+    this.#log = log;
+    const { shards, problem } = parseHubShards(env.HUB_SHARDS);
+    if (problem !== null && !reportedShardProblem) {
+      reportedShardProblem = true;
+      log.warn('bad_hub_shards', { problem, using: shards });
+    }
+    this.#registrar = new HubRegistrar(ctx, env, log, shards);
+    ctx.storage.sql.exec(TIP_TABLE);
+  }
+
+  get #closed(): boolean {
+    return this.#registrar.closed;
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #openIndex(): NotifyIndex {
+    this.#index ??= NotifyIndex.open(this.#env);
+    return this.#index;
+  }
+
+  /**
+   * After a message is answered: tells the hubs what it subscribed or dropped, then re-reads
+   * what the reply said if a notice may have passed the subscription by meanwhile.
+   */
+  async afterMessage(ws: WebSocket, tracked: TrackedSession): Promise<void> {
+    if (!tracked.hasWork()) return;
+    await this.#serial(async () => {
+      if (this.#closed) return;
+      for (const [hex, op] of tracked.changes) this.#registrar.owe(hex, op, tracked.startedMs);
+      const told = tracked.headersTold;
+      if (told !== undefined) {
+        this.#registrar.owe(HEADERS_KEY, 'add', tracked.startedMs);
+        if (told !== null) this.#noteTold(told);
+      }
+      await this.#settleOwed(ws, told ?? null);
+    });
+  }
+
+  // Pays owed registrations, re-reads what a notice may have passed by; returns frames sent.
+  async #settleOwed(ws: WebSocket, told: TipTold | null): Promise<number> {
+    const passed = await this.#registrar.pay();
+    if (passed.size === 0) return 0;
+    const hexes = [...passed].filter((key) => key !== HEADERS_KEY);
+    let sent = await this.#recheck(ws, hexes);
+    if (passed.has(HEADERS_KEY)) sent += await this.#recheckTip(ws, told);
+    return sent;
+  }
+
+  /** A hub's wake: re-check the named script hashes (and missed ones), announce a new tip. */
+  async wake(wake: SessionWake, restored: boolean): Promise<WakeResult> {
+    const ws = this.#ctx.getWebSockets()[0];
+    if (ws === undefined || this.#closed) {
+      this.#log.debug('notify_gone', { seq: wake.seq });
+      await this.#ctx.storage.deleteAll();
+      return { gone: true };
+    }
+    const startedMs = Date.now();
+    return this.#serial(async () => {
+      let sent = await this.#settleOwed(ws, null);
+      const hexes = await this.#missedHashes(wake);
+      // The hub's statuses cover exactly the hashes it named; anything wider is read here.
+      const known = hexes === wake.hashxes ? wake.statuses : null;
+      sent += await this.#recheck(ws, hexes, known);
+      if (wake.tip !== null && !this.#closed && readAttachment(ws).headersSubscribed) {
+        sent += this.#announceTip(ws, wake.tip);
+      }
+      if (this.#log.debugEnabled) {
+        const fields = { seq: wake.seq, checked: hexes.length, sent, restored };
+        this.#log.debug('notify_wake', { ...fields, ms: Date.now() - startedMs });
+      }
+      return { ok: true, sent };
+    });
+  }
+
+  /** On close: every hub that holds this session forgets it, after any registration in flight. */
+  async forget(): Promise<void> {
+    this.#registrar.closed = true;
+    await this.#serial(() => this.#registrar.unregisterAll(this.#subscribedHexes()));
+  }
+
+  #subscribedHexes(): string[] {
+    const rows = this.#ctx.storage.sql.exec('SELECT script_hash FROM subscriptions').toArray();
+    return rows.map((row) => String(row.script_hash));
+  }
+
+  // The subscribed script hashes a wake asks about, widened by the change feed after a missed seq.
+  async #missedHashes(wake: SessionWake): Promise<string[]> {
+    if (!wake.all && wake.afterSeq === null) return wake.hashxes;
+    const subscribed = new Set(this.#subscribedHexes());
+    if (wake.all || wake.afterSeq === null) return [...subscribed];
+    const keep = (hex: string): boolean => subscribed.has(hex);
+    const changed = await this.#openIndex().changedSince(wake.afterSeq, wake.seq, keep);
+    if (!changed.complete) return [...subscribed];
+    for (const hex of wake.hashxes) changed.hashxes.add(hex);
+    return [...changed.hashxes];
+  }
+
+  // Reads the statuses of `hexes` and notifies each subscription whose status differs from the
+  // one the client last heard (the subscribe reply or an earlier notification).
+  async #recheck(
+    ws: WebSocket,
+    hexes: string[],
+    known: Record<string, string | null> | null = null
+  ): Promise<number> {
+    if (hexes.length === 0) return 0;
+    const fresh = known === null ? await this.#openIndex().statuses(hexes) : toMap(known);
+    if (this.#closed) return 0;
+    // Read the stored statuses after the await: a subscribe reply may have replaced one meanwhile.
+    let sent = 0;
+    for (const [hex, row] of this.#subscriptions(hexes)) {
+      const status = fresh.get(hex) ?? null;
+      if (status === row.status) continue;
+      const sql = 'UPDATE subscriptions SET status = ? WHERE script_hash = ?';
+      this.#ctx.storage.sql.exec(sql, status, hex);
+      this.#send(ws, encodeNotification(SCRIPTHASH_METHOD, [row.sentAs, status]));
+      sent += 1;
+    }
+    return sent;
+  }
+
+  #subscriptions(hexes: string[]): Map<string, SubscriptionRow> {
+    const cursor = this.#ctx.storage.sql.exec(
+      'SELECT script_hash, sent_as, status FROM subscriptions ' +
+        'WHERE script_hash IN (SELECT value FROM json_each(?))',
+      JSON.stringify(hexes)
+    );
+    const rows = new Map<string, SubscriptionRow>();
+    for (const row of cursor.toArray()) {
+      const status = row.status === null ? null : String(row.status);
+      rows.set(String(row.script_hash), { sentAs: String(row.sent_as), status });
+    }
+    return rows;
+  }
+
+  // After a headers subscription is registered: if the tip moved since the reply, say so now.
+  async #recheckTip(ws: WebSocket, told: TipTold | null): Promise<number> {
+    const tip = await this.#openIndex().tip();
+    if (tip === null || this.#closed) return 0;
+    if (told !== null && told.headerHex === tip.headerHex) {
+      this.#saveTip(tip);
+      return 0;
+    }
+    return this.#announceTip(ws, tip);
+  }
+
+  // Sends a new tip once: never one older than, or the same as, the last announced.
+  #announceTip(ws: WebSocket, tip: TipNotice): number {
+    const last = this.#ctx.storage.sql.exec('SELECT seq, header_hex FROM notify_tip').toArray()[0];
+    if (last !== undefined && (tip.seq <= Number(last.seq) || tip.headerHex === last.header_hex)) {
+      if (tip.seq > Number(last.seq)) this.#saveTip(tip);
+      return 0;
+    }
+    this.#saveTip(tip);
+    const params = [{ hex: tip.headerHex, height: tip.height }];
+    this.#send(ws, encodeNotification(HEADERS_METHOD, params));
+    return 1;
+  }
+
+  // The tip a subscribe reply carried counts as announced; its seq is unknown, so the last
+  // announced seq stays (the reply is at least as new as that one).
+  #noteTold(told: TipTold): void {
+    const last = this.#ctx.storage.sql.exec('SELECT seq, header_hex FROM notify_tip').toArray()[0];
+    if (last?.header_hex === told.headerHex) return;
+    this.#saveTip({ seq: Number(last?.seq ?? 0), height: told.height, headerHex: told.headerHex });
+  }
+
+  #saveTip(tip: TipNotice): void {
+    this.#ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO notify_tip (id, seq, header_hex) VALUES (0, ?, ?)',
+      tip.seq,
+      tip.headerHex
+    );
+  }
+
+  #send(ws: WebSocket, frame: string): void {
+    try {
+      ws.send(frame);
+    } catch (error) {
+      // The client left while we were reading; the close handler unregisters.
+      this.#log.debug('notify_send_failed', describeError(error));
+    }
+  }
+}
