@@ -78,7 +78,6 @@ export class BlockWriter {
     this.pending.clear();
     this.statuses.clear();
     this.texts.clear();
-    if (process.env['EXP_NOHASHXIDX'] === '1') this.db.sqlite.exec('DROP INDEX IF EXISTS utxos_by_hashx');
     this.txRows = this.newTxRows();
     const state = this.db.readChainState();
     this.tipState = {

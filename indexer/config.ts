@@ -58,6 +58,16 @@ export interface IndexerConfig {
   workerAdmin: AuthorizedUrl | undefined;
   /** NOTIFY_URL + NOTIFY_SECRET: where change notices are pushed. */
   notify: AuthorizedUrl | undefined;
+  /** RELAY_HOST/PORT + RELAY_SECRET: the broadcast relay (indexer/relay.ts); undefined = off. */
+  relay: RelayConfig | undefined;
+}
+
+/** Where the broadcast relay listens and the bearer secret the Worker sends it. */
+export interface RelayConfig {
+  host: string;
+  port: number;
+  /** Never logged. */
+  secret: string;
 }
 
 /** A setting is missing or malformed; the message names the setting and never a secret. */
@@ -233,6 +243,23 @@ function authorizedUrl(env: Env, urlName: string, secretName: string): Authorize
   return { url: url.replace(/\/+$/, ''), secret };
 }
 
+// The relay runs when RELAY_PORT and RELAY_SECRET are both set; one without the other is a mistake.
+// The secret's strength is checked before this, by the start checks (unsafe-start.ts).
+function relaySettings(env: Env): RelayConfig | undefined {
+  const portText = setting(env, 'RELAY_PORT');
+  const secret = setting(env, 'RELAY_SECRET');
+  if (portText === undefined && secret === undefined) return undefined;
+  if (portText === undefined || secret === undefined) {
+    throw new ConfigError('set both RELAY_PORT and RELAY_SECRET, or neither');
+  }
+  if (secret.length < MIN_TOKEN_CHARS || /\s/.test(secret)) {
+    const rule = `at least ${MIN_TOKEN_CHARS} characters without spaces`;
+    throw new ConfigError(`RELAY_SECRET must be ${rule}`);
+  }
+  const host = setting(env, 'RELAY_HOST') ?? '127.0.0.1';
+  return { host, port: integerSetting(env, 'RELAY_PORT', 0, 0, 65_535), secret };
+}
+
 // admin-rpc.ts and metrics.ts read their own settings; their errors become ConfigErrors here.
 function fromModule<T>(read: () => T): T {
   try {
@@ -267,5 +294,6 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     metrics: fromModule(() => metricsSettings(env)),
     workerAdmin: authorizedUrl(env, 'WORKER_ADMIN_URL', 'WORKER_ADMIN_TOKEN'),
     notify: authorizedUrl(env, 'NOTIFY_URL', 'NOTIFY_SECRET'),
+    relay: relaySettings(env),
   };
 }

@@ -1,5 +1,6 @@
 // Indexer entry point (`npm run indexer`): start checks, config, the index (mirrored to DB_URL when
-// it names a libSQL server), index server, node, sync, mempool, admin RPC, metrics, notices.
+// it names a libSQL server), index server, node, sync, mempool, admin RPC, metrics, notices and
+// the broadcast relay.
 import { createAdminCommands } from './admin-commands.ts';
 import { startAdminRpc } from './admin-rpc.ts';
 import { BlockError } from './block-writer.ts';
@@ -9,12 +10,13 @@ import { openIndexDb, type IndexDb } from './db.ts';
 import { startIndexServer } from './index-server/server.ts';
 import { log, setLogLevel } from './log.ts';
 import { secretsFromEnv } from './logger.ts';
-import { startMempool } from './mempool.ts';
+import { startMempool, type MempoolHandle } from './mempool.ts';
 import { createIndexerMetrics, startMetricsServer, type IndexerMetrics } from './metrics.ts';
 import { runNodeInfo } from './node-info.ts';
 import { startNotifier, type Notifier } from './notifier.ts';
 import { RemoteIndexError, startRemoteMirror, type RemoteMirror } from './remote-writer.ts';
 import { ChainMismatchError } from './reorg.ts';
+import { startRelay } from './relay.ts';
 import { Sync, type SyncObserver } from './sync.ts';
 import { checkUnsafeStart } from './unsafe-start.ts';
 
@@ -189,6 +191,27 @@ async function startAdmin(
   closers.push(() => server.close());
 }
 
+// The Worker's broadcasts reach the node through here (RELAY_PORT + RELAY_SECRET); each accepted
+// tx refreshes the mempool at once, so get_mempool and the subscribers see it without a poll.
+// The relay logs `relay_listening` with its URL itself.
+async function startBroadcastRelay(
+  config: IndexerConfig,
+  parts: { daemon: Daemon; mempool: MempoolHandle },
+  closers: Closer[]
+): Promise<void> {
+  if (config.relay === undefined) return;
+  const { host, port, secret } = config.relay;
+  const relay = await startRelay({
+    host,
+    port,
+    secret,
+    daemon: parts.daemon,
+    coin: config.coin,
+    onAccepted: () => void parts.mempool.refreshNow(),
+  });
+  closers.push(() => relay.close());
+}
+
 // The index server logs `index_server_listening` itself (the demo and the tests wait for it).
 async function startServingIndex(config: IndexerConfig, closers: Closer[]): Promise<void> {
   const server = await startIndexServer({
@@ -231,6 +254,7 @@ async function runIndexer(
       committed(running);
     },
   });
+  await startBroadcastRelay(config, { daemon, mempool }, closers);
   const sync = new Sync({ ...common, flushBlocks, observer: syncObserver(running) });
   try {
     await sync.run();

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
-import { parseTx } from '../core/tx.ts';
+import { parseTx, type Tx } from '../core/tx.ts';
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import { headerInfo, tempDir } from '../test/indexer-support.ts';
@@ -62,7 +62,8 @@ class Harness {
   block(txs: string[], tag = 'next'): string {
     const prevHex = this.blocks[this.blocks.length - 1] ?? '';
     const prev = headerInfo(prevHex, 'sha256d');
-    const coinbase = buildCoinbase(this.blocks.length, p2pkhScript(keyHash('miner')), 1n, Buffer.from(tag));
+    const miner = p2pkhScript(keyHash('miner'));
+    const coinbase = buildCoinbase(this.blocks.length, miner, 1n, Buffer.from(tag));
     const body = [coinbase, ...txs.map((tx) => Buffer.from(tx, 'hex'))];
     return buildBlock({ coin, prevHash: prev.hash, txs: body, time: prev.time + 1 });
   }
@@ -83,7 +84,8 @@ class Harness {
       txid: Buffer;
       height: number;
     }[];
-    return Object.fromEntries(rows.map((row) => [Buffer.from(row.txid).reverse().toString('hex'), row.height]));
+    const display = (txid: Buffer): string => Buffer.from(txid).reverse().toString('hex');
+    return Object.fromEntries(rows.map((row) => [display(row.txid), row.height]));
   }
 
   expectStatuses(): void {
@@ -153,8 +155,17 @@ describe('applyMempoolDiff', () => {
     h.expectStatuses();
   });
 
+  it('takes the descendants of a removed tx with it', () => {
+    const h = new Harness();
+    h.refresh([parent, child]);
+    expect(h.refresh([], [txidOfHex(parent)])).toMatchObject({ added: 0, removed: 2 });
+    expect(h.rows()).toEqual({});
+    h.expectStatuses();
+  });
+
   it('orders parents first however deep the chain', () => {
-    const txs = [parent, child].map((hex) => parseTx(new Uint8Array(Buffer.from(hex, 'hex')), coin));
+    const parse = (hex: string): Tx => parseTx(new Uint8Array(Buffer.from(hex, 'hex')), coin);
+    const txs = [parent, child].map(parse);
     const order = parentsFirst([txs[1], txs[0], txs[1]].filter((tx) => tx !== undefined));
     expect(order.map((tx) => Buffer.from(tx.txid).reverse().toString('hex'))).toEqual([
       txidOfHex(parent),

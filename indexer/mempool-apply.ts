@@ -113,6 +113,7 @@ export function insertMempoolTx(
   if (valueIn < valueOut) return false;
   const { db } = store;
   const height = inputs.some((input) => !input.confirmed) ? -1 : 0;
+  // TODO(soon): a segwit tx's size is its full serialization, not the vsize fee rates want.
   db.prepare(
     'INSERT INTO mempool_txs (txid, raw, fee, height, size, seen_at) VALUES (?, ?, ?, ?, ?, ?)'
   ).run(tx.txid, tx.raw, valueIn - valueOut, height, tx.raw.length, nowSec);
@@ -157,9 +158,9 @@ function insertOutputs(store: MempoolStore, tx: Tx, mine: Touched): void {
 }
 
 /**
- * Applies a refresh: removals first (so a replacement can take its predecessor's inputs), then
- * the new txs parents first, then the heights of mempool txs whose parents came or went, the
- * touched statuses and one changes row. Call inside one transaction.
+ * Applies a refresh: removals first, with their descendants (so a replacement can take its
+ * predecessor's inputs), then the new txs parents first, then the heights of mempool txs whose
+ * parents came back, the touched statuses and one changes row. Call inside one transaction.
  */
 export function applyMempoolDiff(
   store: MempoolStore,
@@ -169,10 +170,9 @@ export function applyMempoolDiff(
   const touched: Touched = new Map();
   const recheck: Uint8Array[] = [];
   let removed = 0;
-  for (const txid of diff.removed) {
-    recheck.push(...store.childrenOf(txid));
-    if (store.remove(txid, touched)) removed += 1;
-  }
+  // The node drops a tx's descendants with it; if its list still named one, the next refresh
+  // fetches it again, and no spend is ever left pointing at a tx that is gone.
+  for (const txid of diff.removed) removed += store.removeWithDescendants(txid, touched);
   const skipped: Tx[] = [];
   let added = 0;
   for (const tx of parentsFirst(diff.added)) {

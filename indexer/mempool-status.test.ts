@@ -48,7 +48,10 @@ describe('status with a mempool part', () => {
 
   it('orders mempool entries height 0 before -1, ties by display txid', () => {
     const txids = ['ff', '00', 'aa', '0f'].map((byte) => byte.padEnd(64, '1'));
-    const entries = txids.map((txid, i) => ({ txid: internal(txid), height: i % 2 === 0 ? -1 : 0 }));
+    const entries = txids.map((txid, i) => ({
+      txid: internal(txid),
+      height: i % 2 === 0 ? -1 : 0,
+    }));
     const expected = [
       { txHash: txids[1], height: 0 },
       { txHash: txids[3], height: 0 },

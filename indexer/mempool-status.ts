@@ -60,7 +60,7 @@ export function mempoolHasTxs(db: IndexDb): boolean {
  */
 export class MempoolStatusSource {
   private readonly db: IndexDb;
-  private any: boolean | undefined;
+  private hasTxs: boolean | undefined;
 
   constructor(db: IndexDb) {
     this.db = db;
@@ -68,8 +68,8 @@ export class MempoolStatusSource {
 
   /** The unconfirmed txs touching `hashx`, unordered. */
   entries(hashx: Uint8Array): MempoolStatusEntry[] {
-    this.any ??= mempoolHasTxs(this.db);
-    if (!this.any) return [];
+    this.hasTxs ??= mempoolHasTxs(this.db);
+    if (!this.hasTxs) return [];
     return this.db
       .prepare(
         `SELECT m.txid AS txid, m.height AS height FROM mempool_history h

@@ -69,6 +69,12 @@ interface ChangeRow {
   raw: Uint8Array | null;
 }
 
+/** A change row as sent: display-hex hashes with their current cached statuses. */
+interface ReadRow extends ChangeRow {
+  hashHexes: string[];
+  statuses: (string | null)[];
+}
+
 /** One POST: its body and where the feed stands once it is acknowledged. */
 interface Batch {
   body: string;
@@ -78,8 +84,8 @@ interface Batch {
 }
 
 const HASH_BYTES = 32;
-// Bytes of one hash in the body: 64 digits, quotes and a comma.
-const HASH_JSON_BYTES = 67;
+// Bytes of one hash and its status in the body: two times 64 digits, quotes and a comma.
+const HASH_JSON_BYTES = 134;
 const NOTICE_OVERHEAD_BYTES = 512;
 const ROWS_PER_READ = 256;
 const MIN_BODY_BYTES = 64 * 1024;
@@ -95,10 +101,10 @@ function latestSeq(db: Sqlite): number {
   return row?.seq ?? 0;
 }
 
-function packedHashes(packed: Uint8Array): string[] {
-  const out: string[] = [];
+function splitHashes(packed: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
   for (let at = 0; at + HASH_BYTES <= packed.length; at += HASH_BYTES) {
-    out.push(displayHex(packed.subarray(at, at + HASH_BYTES)));
+    out.push(packed.subarray(at, at + HASH_BYTES));
   }
   return out;
 }
@@ -394,15 +400,29 @@ class ChangeNotifier implements Notifier {
     return false;
   }
 
-  #readRows(db: Sqlite, afterSeq: number): ChangeRow[] {
-    // The header only when that block is still in the index (a reorg may have replaced it).
-    return db
-      .prepare(
-        'SELECT c.seq, c.height, c.tip_hash, c.hashxes, h.raw FROM changes c ' +
-          'LEFT JOIN headers h ON h.height = c.height AND h.hash = c.tip_hash ' +
-          'WHERE c.seq > ? ORDER BY c.seq LIMIT ?'
-      )
-      .all(afterSeq, ROWS_PER_READ) as ChangeRow[];
+  // Rows after `afterSeq` with the current status of each hash, all from one snapshot. Sending
+  // the statuses spares the Worker an index read per notice (the status cache, core/schema.ts).
+  #readRows(db: Sqlite, afterSeq: number): ReadRow[] {
+    const readStatus = db.prepare('SELECT status FROM status WHERE hashx = ?').pluck();
+    const read = db.transaction((): ReadRow[] => {
+      // The header only when that block is still in the index (a reorg may have replaced it).
+      const rows = db
+        .prepare(
+          'SELECT c.seq, c.height, c.tip_hash, c.hashxes, h.raw FROM changes c ' +
+            'LEFT JOIN headers h ON h.height = c.height AND h.hash = c.tip_hash ' +
+            'WHERE c.seq > ? ORDER BY c.seq LIMIT ?'
+        )
+        .all(afterSeq, ROWS_PER_READ) as ChangeRow[];
+      return rows.map((row) => {
+        const hashes = splitHashes(row.hashxes);
+        const statuses = hashes.map((hashx) => {
+          const status = (readStatus.get(hashx) as Uint8Array | null | undefined) ?? null;
+          return status === null ? null : Buffer.from(status).toString('hex');
+        });
+        return { ...row, hashHexes: hashes.map(displayHex), statuses };
+      });
+    });
+    return read();
   }
 
   // The next batch after the acknowledged seq, or null when there is none or it must wait.
@@ -423,7 +443,7 @@ class ChangeNotifier implements Notifier {
   // A newest row lower than the one before it is a reorg's unwind; the blocks of the new branch
   // usually follow within moments. Waiting for them (up to reorgSettleMs) lets the Worker
   // announce only the new tip, as ElectrumX does; the unwind goes out alone if none come.
-  #holdUnwind(rows: ChangeRow[], last: ChangeRow): boolean {
+  #holdUnwind(rows: ReadRow[], last: ReadRow): boolean {
     const before = rows.at(-2)?.height ?? this.#lastSentHeight;
     if (before === null || last.height >= before) return false;
     const nowMs = Date.now();
@@ -452,7 +472,7 @@ interface PackState {
  * Packs rows into one body of at most maxBodyBytes (snake_case notices, worker/notify-wire.ts);
  * a row with too many hashes for one body goes in parts, all but the last marked `more`.
  */
-function packBatch(rows: ChangeRow[], state: PackState): Batch {
+function packBatch(rows: ReadRow[], state: PackState): Batch {
   const hashBudgetBytes = state.maxBodyBytes - NOTICE_OVERHEAD_BYTES;
   const perPart = Math.max(1, Math.floor(hashBudgetBytes / HASH_JSON_BYTES));
   const items: string[] = [];
@@ -460,7 +480,7 @@ function packBatch(rows: ChangeRow[], state: PackState): Batch {
   const batch: Batch = { body: '', ackedSeq, partsSent, completed: [] };
   let bytes = 2;
   for (const row of rows) {
-    const hashes = packedHashes(row.hashxes);
+    const hashes = row.hashHexes;
     const parts = Math.max(1, Math.ceil(hashes.length / perPart));
     const commitMs = state.commitMsOf(row.seq);
     for (let part = row.seq === state.acked + 1 ? state.partsSent : 0; part < parts; part++) {
@@ -470,6 +490,7 @@ function packBatch(rows: ChangeRow[], state: PackState): Batch {
         tip_hash: displayHex(row.tip_hash),
         header_hex: row.raw === null ? null : Buffer.from(row.raw).toString('hex'),
         hashxes: hashes.slice(part * perPart, (part + 1) * perPart),
+        statuses: row.statuses.slice(part * perPart, (part + 1) * perPart),
         commit_ms: commitMs,
         more: part < parts - 1,
         reset: state.reset && items.length === 0 ? true : undefined,

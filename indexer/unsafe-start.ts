@@ -165,7 +165,18 @@ function adminCredentialRefusals(env: Env): Refusal[] {
   if (tokenIssue !== undefined) {
     refusals.push(refusal('INDEX_SERVER_TOKEN', tokenIssue, secretFix('INDEX_SERVER_TOKEN')));
   }
-  return refusals;
+  return [...refusals, ...relayRefusals(env)];
+}
+
+// The broadcast relay is optional; once RELAY_PORT or RELAY_SECRET is set, its secret is held
+// to the same rules. RELAY_HOST may be public on purpose: a deployed Worker reaches the relay
+// over the internet (DESIGN §9), and the secret guards it.
+function relayRefusals(env: Env): Refusal[] {
+  if (setting(env, 'RELAY_PORT') === undefined && setting(env, 'RELAY_SECRET') === undefined) {
+    return [];
+  }
+  const issue = secretProblem('RELAY_SECRET', env['RELAY_SECRET']?.trim() ?? '');
+  return issue === undefined ? [] : [refusal('RELAY_SECRET', issue, secretFix('RELAY_SECRET'))];
 }
 
 /**
@@ -201,7 +212,8 @@ export interface UnsafeStartOptions {
 
 /**
  * Every reason the indexer must not start with `env` (DESIGN §7): missing, short or well-known
- * admin credentials (RPC_USER, RPC_PASSWORD), INDEX_SERVER_TOKEN or node password; a DAEMON_URL
+ * admin credentials (RPC_USER, RPC_PASSWORD), INDEX_SERVER_TOKEN, RELAY_SECRET (when the relay
+ * is on) or node password; a DAEMON_URL
  * without credentials; RPC_HOST, PROMETHEUS_HOST or INDEX_SERVER_HOST off loopback unless
  * ALLOW_PUBLIC_RPC=1; uid 0 unless ALLOW_ROOT=1. Empty when the start is safe.
  */

@@ -94,7 +94,8 @@ async function buildScenario(depth: number): Promise<Scenario> {
     [{ value: 900n, script: singletonScript(ref, keyHash('buyer')) }]
   );
   const paySource = { txid: fund(1).txid, vout: 0, value: fund(1).value };
-  const pay = txHex([paySource], [{ value: paySource.value - 700n, script: p2pkhScript(keyHash('shop')) }]);
+  const shop = p2pkhScript(keyHash('shop'));
+  const pay = txHex([paySource], [{ value: paySource.value - 700n, script: shop }]);
   const orphaned = [mint, move, pay].slice(0, depth);
   for (const tx of orphaned) {
     node.addMempoolTx(tx);

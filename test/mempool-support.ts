@@ -183,7 +183,11 @@ function indexView(dbPath: string): IndexView {
  * Waits until the index at `dbPath` holds the node's tip and exactly the node's mempool txids
  * (polling both; bounded by `timeoutMs`).
  */
-export async function waitSettled(node: SimNode, dbPath: string, timeoutMs = 20_000): Promise<void> {
+export async function waitSettled(
+  node: SimNode,
+  dbPath: string,
+  timeoutMs = 20_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (let round = 0; Date.now() < deadline && round < 100_000; round++) {

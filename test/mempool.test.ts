@@ -68,7 +68,9 @@ async function expectAllStatuses(): Promise<void> {
   expect(indexStatuses(indexer.dbPath)).toEqual(expected);
 }
 
-async function mempoolOf(script: Uint8Array): Promise<{ tx: string; height: number; fee: bigint }[]> {
+async function mempoolOf(
+  script: Uint8Array
+): Promise<{ tx: string; height: number; fee: bigint }[]> {
   const rows = await reader.mempoolHistory(hashxOf(script));
   return rows.map((row) => ({ tx: displayTxid(row.txid), height: row.height, fee: row.fee }));
 }
@@ -206,7 +208,10 @@ describe('mempool', () => {
 
   it('makes unconfirmed negative for a self-send (the fee)', async () => {
     const spent = coinbase(2);
-    const selfSend = txHex([{ txid: spent.txid, vout: 0 }], [{ value: spent.value - 2_000n, script: K }]);
+    const selfSend = txHex(
+      [{ txid: spent.txid, vout: 0 }],
+      [{ value: spent.value - 2_000n, script: K }]
+    );
     const balanceBefore = await reader.balance(hashxOf(K));
     node.addMempoolTx(selfSend);
     await settle();
@@ -265,7 +270,10 @@ describe('mempool', () => {
 function refRows(table: 'mempool_refs'): string[] {
   const db = new Database(indexer.dbPath, { readonly: true });
   try {
-    const rows = db.prepare(`SELECT ref, txid FROM ${table}`).all() as { ref: Buffer; txid: Buffer }[];
+    const rows = db.prepare(`SELECT ref, txid FROM ${table}`).all() as {
+      ref: Buffer;
+      txid: Buffer;
+    }[];
     return rows.map((row) => `${row.ref.toString('hex')} ${displayTxid(row.txid)}`).sort();
   } finally {
     db.close();

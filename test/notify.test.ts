@@ -1,6 +1,8 @@
 // End to end: push notifications through the simulated node, the indexer, the notifier and the
 // Worker (wrangler dev: hubs and hibernating sessions). Expected statuses come from an independent
 // reading of the chain (test/support/reference-chain.ts); headers from the node's own blocks.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import {
@@ -40,6 +42,25 @@ describe('push notifications', () => {
     const blocks = Array.from({ length: node.tipHeight() + 1 }, (_, h) => node.blockHex(h));
     const reference = readReferenceChain(blocks, 'sha512_256d');
     return referenceStatus(reference.history.get(scriptHash) ?? []);
+  };
+
+  // The newest seq of the change feed, read from the index file itself.
+  const lastChangeSeq = (): number => {
+    const db = new Database(join(stack.dbDirectory, 'index.db'), { readonly: true });
+    try {
+      const row = db.prepare('SELECT last_change_seq AS seq FROM chain_state WHERE id = 0').get();
+      return (row as { seq: number }).seq;
+    } finally {
+      db.close();
+    }
+  };
+
+  const postNotice = (notice: Record<string, unknown>): Promise<Response> => {
+    return fetch(`${stack.httpUrl}/internal/notify`, {
+      method: 'POST',
+      body: JSON.stringify([notice]),
+      headers: { Authorization: `Bearer ${stack.notifySecret ?? ''}` },
+    });
   };
 
   const wallet = async (): Promise<WalletSocket> => {
@@ -154,6 +175,37 @@ describe('push notifications', () => {
     expect(restored.some((line) => line.includes('"sent":1'))).toBe(true);
   }, 60_000);
 
+  it('on a reorg announces only the new tip, and the statuses of the new branch', async () => {
+    const [orphaned, replacement] = freshScripts(2);
+    if (orphaned === undefined || replacement === undefined) throw new Error('no scripts');
+    const hash = walletScriptHash(orphaned);
+    const watcher = await wallet();
+    const holder = await wallet();
+    await watcher.call(HEADERS, []);
+    expect(await holder.call(SCRIPTHASH, [hash])).toBeNull();
+    stack.simNode.mine({ payToScript: orphaned });
+    const paidStatus = expectedStatus(hash);
+    await holder.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await watcher.waitForCount(1, NOTIFY_TIMEOUT_MS);
+
+    // Two blocks replace the one that paid `orphaned`: its history is gone again.
+    const forkHeight = stack.simNode.tipHeight() - 1;
+    stack.simNode.reorgMine(forkHeight, 2, { payToScript: replacement });
+    await holder.waitForCount(2, NOTIFY_TIMEOUT_MS);
+    await watcher.waitForCount(2, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    expect(expectedStatus(hash)).toBeNull();
+    expect(calls(holder)).toEqual([
+      [SCRIPTHASH, [hash, paidStatus]],
+      [SCRIPTHASH, [hash, null]],
+    ]);
+    const newHeader = stack.simNode.blockHex(forkHeight + 2).slice(0, 160);
+    expect(watcher.notifications).toHaveLength(2);
+    expect(watcher.notifications[1]?.params).toEqual([{ hex: newHeader, height: forkHeight + 2 }]);
+    holder.close();
+    watcher.close();
+  }, 60_000);
+
   it('guards POST /internal/notify: secret, body size, body shape', async () => {
     const url = `${stack.httpUrl}/internal/notify`;
     const secret = stack.notifySecret ?? '';
@@ -174,6 +226,33 @@ describe('push notifications', () => {
     expect(answer.seq).toBe(stack.notifier?.ackedSeq());
   }, 30_000);
 
+  it('catches up from the change feed when notices were missed', async () => {
+    // The notifier stops: the next block reaches the index but not the Worker.
+    await stack.notifier?.close();
+    const [script] = freshScripts(1);
+    if (script === undefined) throw new Error('no script');
+    const hash = walletScriptHash(script);
+    const holder = await wallet();
+    expect(await holder.call(SCRIPTHASH, [hash])).toBeNull();
+    mineToScripts(stack.simNode, COIN, [script]);
+    await stack.waitForIndexHeight(stack.simNode.tipHeight());
+    await quiet();
+    expect(holder.notifications).toEqual([]);
+    // A later notice with no script hashes: the hubs see the seqs they missed and read them.
+    const seq = lastChangeSeq() + 1;
+    const [height, tipHash] = [stack.simNode.tipHeight(), stack.simNode.tipHash()];
+    const linesBefore = logs.length;
+    const response = await postNotice({ seq, height, tip_hash: tipHash, hashxes: [] });
+    expect(response.status).toBe(200);
+    await holder.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    await quiet();
+    expect(calls(holder)).toEqual([[SCRIPTHASH, [hash, expectedStatus(hash)]]]);
+    const catchUps = logs.slice(linesBefore).filter((line) => line.includes('"hub_catch_up"'));
+    expect(catchUps.length).toBeGreaterThan(0);
+    expect(catchUps.every((line) => line.includes('"complete":true'))).toBe(true);
+    holder.close();
+  }, 60_000);
+
   it('sends nothing when a wake finds the status unchanged', async () => {
     const [script] = freshScripts(1);
     if (script === undefined) throw new Error('no script');
@@ -186,17 +265,10 @@ describe('push notifications', () => {
     expect(await holder.call(SCRIPTHASH, [hash])).toBe(status);
     // A notice naming the script hash again (as a resent or catch-up notice would): the session
     // re-reads the status, finds it unchanged, and stays silent.
-    const notifier = stack.notifier;
-    if (notifier === null) throw new Error('the stack runs no notifier');
-    const seq = (notifier.ackedSeq() ?? 0) + 1_000;
+    const seq = lastChangeSeq() + 1_000;
     const [height, tipHash] = [stack.simNode.tipHeight(), stack.simNode.tipHash()];
-    const notice = { seq, height, tip_hash: tipHash, header_hex: null, hashxes: [hash] };
     const linesBefore = logs.length;
-    const response = await fetch(`${stack.httpUrl}/internal/notify`, {
-      method: 'POST',
-      body: JSON.stringify([notice]),
-      headers: { Authorization: `Bearer ${stack.notifySecret ?? ''}` },
-    });
+    const response = await postNotice({ seq, height, tip_hash: tipHash, hashxes: [hash] });
     expect(response.status).toBe(200);
     await quiet();
     expect(holder.notifications).toEqual([]);

@@ -69,6 +69,8 @@ export interface Stack {
   readonly notifySecret: string | null;
   /** The in-process notifier (notify: 'stack'), else null. */
   readonly notifier: Notifier | null;
+  /** The indexer's broadcast relay (RELAY_URL of the Worker); its secret is RELAY_SECRET. */
+  readonly relay: { url: string; secret: string };
   /** Resolves once the indexer logs `caught_up` at `height` or above. */
   waitForIndexHeight(height: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -202,6 +204,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // Notices cannot check wrangler's self-signed certificate; over TLS they go through a relay.
   const relay = tls && notifySecret !== null ? await startNoticeRelay(workerPort) : null;
   const notifyUrl = relay?.url ?? httpUrl;
+  // Broadcasts go Worker -> the indexer's relay -> the simulated node (DESIGN §2).
+  const relayPort = await freePort();
+  const txRelay = { url: `http://127.0.0.1:${relayPort}/broadcast`, secret: secret() };
+  const relayEnv = {
+    RELAY_HOST: '127.0.0.1',
+    RELAY_PORT: String(relayPort),
+    RELAY_SECRET: txRelay.secret,
+  };
   const notifyEnv: Record<string, string> =
     options.notify === 'indexer' && notifySecret !== null
       ? { NOTIFY_URL: notifyUrl, NOTIFY_SECRET: notifySecret }
@@ -229,6 +239,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       RPC_USER: adminRpc.user,
       RPC_PASSWORD: adminRpc.password,
       ...rootEnv,
+      ...relayEnv,
       ...notifyEnv,
       ...options.indexerEnv,
     },
@@ -288,6 +299,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       '--var',
       `NET:${coin.net}`,
       ...workerVarArgs({
+        RELAY_URL: txRelay.url,
+        RELAY_SECRET: txRelay.secret,
         ...(notifySecret === null ? {} : { NOTIFY_SECRET: notifySecret }),
         ...options.workerVars,
       }),
@@ -360,6 +373,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     wrangler,
     notifySecret,
     notifier,
+    relay: txRelay,
     waitForIndexHeight,
     stop,
   };

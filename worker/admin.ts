@@ -1,8 +1,10 @@
 // /admin/*: the operators' API behind the ADMIN_TOKEN bearer secret. Routes of each concern
-// live in their own file (admin-limits.ts: deny/allow lists and IP groups).
+// live in their own file (admin-limits.ts: deny/allow lists and IP groups; admin-sessions.ts:
+// sessions, groups, the banner and the metrics).
 import { Hono } from 'hono';
 import { checkAdminAuth } from './admin-auth.ts';
 import { adminLimitRoutes } from './admin-limits.ts';
+import { adminSessionRoutes } from './admin-sessions.ts';
 import type { EnvWithLimits } from './limits/limits-env.ts';
 import { createLogger } from './log.ts';
 
@@ -23,3 +25,4 @@ adminApp.use('*', async (c, next) => {
 });
 
 adminApp.route('/limits', adminLimitRoutes);
+adminApp.route('/', adminSessionRoutes);

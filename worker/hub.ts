@@ -40,6 +40,17 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
 
 type Statuses = Record<string, string | null>;
 
+// The statuses the notices carry, the newest notice's winning (all are current when sent).
+function carriedStatuses(notices: Notice[]): Map<string, string | null> {
+  const carried = new Map<string, string | null>();
+  for (const notice of notices) {
+    notice.hashxes.forEach((hex, i) => {
+      if (notice.statuses !== null) carried.set(hex, notice.statuses[i] ?? null);
+    });
+  }
+  return carried;
+}
+
 function pick(statuses: Map<string, string | null>, hexes: string[]): Statuses {
   const picked: Statuses = {};
   for (const hex of hexes) picked[hex] = statuses.get(hex) ?? null;
@@ -114,7 +125,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
       await this.#catchUp(plan, shard, lastSeq, firstFresh.seq - 1);
     }
     const tip = newestTip(fresh);
-    const failed = await this.#wakeAll(plan, lastFresh.seq, tip ?? state.tip, firstFresh.seq - 1);
+    const failed = await this.#wakeAll(plan, fresh, tip ?? state.tip, firstFresh.seq - 1);
     const doneSeq = completedSeq(fresh, lastSeq);
     this.#store.advance(doneSeq, lastFresh.more ? null : lastFresh.tipHash, tip);
     const woken = plan.hashxes.size + plan.all.size;
@@ -159,11 +170,14 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
   }
 
   // Wakes every planned session; returns how many failed (they are queued for the alarm).
-  // The statuses of every planned script hash in one read; null (sessions read) if it fails.
-  async #statuses(plan: WakePlan): Promise<Map<string, string | null> | null> {
+  // The statuses of every planned script hash: as the notices carry them, else in one read;
+  // null (each session reads its own) if the read fails.
+  async #statuses(plan: WakePlan, notices: Notice[]): Promise<Map<string, string | null> | null> {
     const hexes = new Set<string>();
     for (const list of plan.hashxes.values()) for (const hex of list) hexes.add(hex);
     if (hexes.size === 0) return new Map();
+    const carried = carriedStatuses(notices);
+    if ([...hexes].every((hex) => carried.has(hex))) return carried;
     try {
       this.#index ??= NotifyIndex.open(this.env);
       return await this.#index.statuses([...hexes]);
@@ -173,11 +187,12 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     }
   }
 
-  async #wakeAll(plan: WakePlan, seq: number, tip: TipNotice | null, missedAfter: number) {
+  async #wakeAll(plan: WakePlan, notices: Notice[], tip: TipNotice | null, missedAfter: number) {
+    const seq = notices.at(-1)?.seq ?? missedAfter;
     const sessions = [...new Set([...plan.hashxes.keys(), ...plan.all])];
     const behind = this.#store.behindOf(sessions);
     const readStartedMs = Date.now();
-    const statuses = await this.#statuses(plan);
+    const statuses = await this.#statuses(plan, notices);
     this.#readMs = Date.now() - readStartedMs;
     let failed = 0;
     await forEachLimited(sessions, WAKE_CONCURRENCY, async (session) => {
@@ -190,6 +205,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         tip,
         afterSeq: earlier?.afterSeq ?? null,
         all: plan.all.has(session) || earlier?.all === true,
+        commitMs: notices.at(-1)?.commitMs ?? null,
       };
       const ok = await this.#wake(session, wake);
       if (ok) return;
@@ -243,6 +259,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         tip: state.tip,
         afterSeq: entry.afterSeq,
         all: entry.all,
+        commitMs: null,
       };
       if (!(await this.#wake(entry.session, wake))) {
         this.#retryLater(entry, entry.session, entry.afterSeq, entry.all);

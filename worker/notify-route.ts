@@ -66,9 +66,17 @@ function hubOf(c: NotifyContext, shard: ShardRef): DurableObjectStub<HubRpc> {
 export function splitByShard(notices: Notice[], shards: number): Notice[][] {
   const copies: Notice[][] = Array.from({ length: shards }, () => []);
   for (const notice of notices) {
-    const parts: string[][] = Array.from({ length: shards }, () => []);
-    for (const hex of notice.hashxes) parts[shardOf(hex, shards)]?.push(hex);
-    copies.forEach((copy, shard) => copy.push({ ...notice, hashxes: parts[shard] ?? [] }));
+    const hashes: string[][] = Array.from({ length: shards }, () => []);
+    const statuses: (string | null)[][] = Array.from({ length: shards }, () => []);
+    notice.hashxes.forEach((hex, i) => {
+      const shard = shardOf(hex, shards);
+      hashes[shard]?.push(hex);
+      statuses[shard]?.push(notice.statuses?.[i] ?? null);
+    });
+    copies.forEach((copy, shard) => {
+      const own = notice.statuses === null ? null : (statuses[shard] ?? []);
+      copy.push({ ...notice, hashxes: hashes[shard] ?? [], statuses: own });
+    });
   }
   return copies;
 }

@@ -28,6 +28,11 @@ export interface Notice {
   headerHex: string | null;
   /** Script hashes whose status may have changed, display hex. */
   hashxes: string[];
+  /**
+   * The indexer's cached status of each of `hashxes` (plain hex, null without history), read
+   * after the commit; null when the sender left them out and the Worker reads them itself.
+   */
+  statuses: (string | null)[] | null;
   /** When the indexer saw the commit (ms since the epoch); for latency figures only. */
   commitMs: number | null;
   /** More parts of the same seq follow. */
@@ -63,6 +68,8 @@ export interface SessionWake {
   afterSeq: number | null;
   /** Re-check every subscription (the hub itself fell behind the pruned change feed). */
   all: boolean;
+  /** The newest covered notice's commit time (indexer clock, ms), for latency figures only. */
+  commitMs: number | null;
 }
 
 /** A session's answer to a wake. `gone`: no WebSocket left, so the hub forgets the session. */
@@ -129,6 +136,14 @@ function headerHex(value: unknown, what: string): string | null {
   return text;
 }
 
+function statusList(value: unknown, count: number, what: string): (string | null)[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || value.length !== count) {
+    throw new NoticeError(`${what} must be an array as long as hashxes (${count})`);
+  }
+  return value.map((item, i) => (item === null ? null : hashHex(item, `${what}[${i}]`)));
+}
+
 function flag(value: unknown, what: string): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value !== 'boolean') {
@@ -146,12 +161,14 @@ export function parseNotice(value: unknown, where: string): Notice {
   const hashList = field(record, 'hashxes', where);
   if (!Array.isArray(hashList)) throw new NoticeError(`${where}.hashxes must be an array`);
   const commitMs = record.commit_ms ?? null;
+  const hashxes = hashList.map((item, i) => hashHex(item, `${where}.hashxes[${i}]`));
   return {
     seq: positiveInt(field(record, 'seq', where), `${where}.seq`, 1),
     height: positiveInt(field(record, 'height', where), `${where}.height`, 0),
     tipHash: hashHex(field(record, 'tip_hash', where), `${where}.tip_hash`),
     headerHex: headerHex(record.header_hex, `${where}.header_hex`),
-    hashxes: hashList.map((item, i) => hashHex(item, `${where}.hashxes[${i}]`)),
+    hashxes,
+    statuses: statusList(record.statuses, hashxes.length, `${where}.statuses`),
     commitMs: commitMs === null ? null : positiveInt(commitMs, `${where}.commit_ms`, 0),
     more: flag(record.more, `${where}.more`),
     reset: flag(record.reset, `${where}.reset`),

@@ -4,12 +4,14 @@ import { DurableObject } from 'cloudflare:workers';
 import { handleMessage, type DispatchOptions } from '../core/protocol/dispatch.ts';
 import { internalError, PARSE_ERROR, RpcError } from '../core/protocol/errors.ts';
 import { encodeError, utf8ByteLength } from '../core/protocol/framing.ts';
+import { storedBanner } from './admin-sessions-banner.ts';
 import { loadConfig, openIndex, type WorkerConfig } from './config.ts';
 import type { IndexReader } from './index-reader.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
 import { CLOSE_EXCESSIVE, SessionLimits, type SessionLimitsHost } from './limits/session-limits.ts';
 import type { LimitsEnv } from './limits/limits-env.ts';
 import type { MethodContext } from './methods/context.ts';
+import { SessionStats } from './metrics-session.ts';
 import type { SessionEnv } from './notify-env.ts';
 import { SessionNotifier } from './notify-session.ts';
 import { TrackedSession } from './notify-tracker.ts';
@@ -24,6 +26,8 @@ import {
 
 // Close code after an error that ends the session (e.g. no common protocol version).
 const CLOSE_POLICY = 1008;
+/** Close code when the admin API disconnects a session (application range 4000-4999). */
+export const CLOSE_BY_OPERATOR = 4000;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** A WebSocket Electrum session; its id is the Durable Object id. */
@@ -35,6 +39,7 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
   #log: Logger | null = null;
   #notifier: SessionNotifier | null = null;
   #limits: SessionLimits | null = null;
+  #stats: SessionStats | null = null;
 
   constructor(ctx: DurableObjectState, env: SessionEnv & LimitsEnv) {
     super(ctx, env);
@@ -58,7 +63,32 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     this.#state = state;
     this.#logger(state.sessionId).info('session_open');
     this.#limits = await SessionLimits.start(this.#limitsHost(state.sessionId), request);
+    this.ctx.waitUntil(this.#statsOf(state.sessionId).report());
     return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  // Requests, errors and the session's state for the admin API (worker/metrics-session.ts).
+  #statsOf(sessionId: string): SessionStats {
+    this.#stats ??= new SessionStats({
+      ctx: this.ctx,
+      env: this.env,
+      log: this.#logger(sessionId),
+      describe: () => {
+        const limits = this.#limitsOf(sessionId);
+        const state = this.#state;
+        return {
+          id: sessionId,
+          group: limits.ticket.group,
+          label: limits.ticket.label,
+          clientName: state?.clientName ?? '',
+          protocolVersion: state?.protocolVersion ?? '',
+          subscriptions: state?.subscriptionCount ?? 0,
+          cost: limits.meter?.estimate() ?? 0,
+          openedAtMs: state?.openedAtMs ?? 0,
+        };
+      },
+    });
+    return this.#stats;
   }
 
   // Cost budget, throttling, idle timeout (worker/limits/); rebuilt from storage after hibernation.
@@ -77,14 +107,19 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     const state = (this.#state ??= readAttachment(ws));
     const log = this.#logger(state.sessionId);
     const limits = this.#limitsOf(state.sessionId);
+    const stats = this.#statsOf(state.sessionId);
     const metered = await limits.beginMessage(messageBytes(message));
     if (metered === null) {
       // At the hard limit: -101 and close (once; later messages of the same burst are dropped).
       if (ws.readyState === WebSocket.READY_STATE_OPEN) {
-        this.#send(ws, limits.cutOffFrame(typeof message === 'string' ? message : ''), log);
+        const frame = limits.cutOffFrame(typeof message === 'string' ? message : '');
+        this.#send(ws, frame, log);
         ws.close(CLOSE_EXCESSIVE, 'excessive resource usage');
+        stats.noteCutOff();
+        stats.countReply(frame);
       }
       await limits.close();
+      await stats.report(true);
       return;
     }
     const text = decodeMessage(message);
@@ -100,6 +135,8 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     let tracked: TrackedSession;
     try {
       ({ options, tracked } = this.#options(ws, state, log));
+      // The admin API's banner (PUT /admin/banner) is looked up only when a request asks for it.
+      if (text.includes('server.banner')) options = await this.#withStoredBanner(options);
     } catch (error) {
       // A misconfigured Worker (bad COIN/NET, no LIBSQL_URL): our failure, detailed in the log.
       log.error('session_config_failed', describeError(error));
@@ -107,9 +144,12 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
       metered.finish(null);
       return;
     }
-    const outcome = await handleMessage(text, metered.options(options));
+    const outcome = await handleMessage(text, metered.options(stats.wrap(options)));
     if (outcome.reply !== null) this.#send(ws, outcome.reply, log);
     metered.finish(outcome.reply);
+    stats.countReply(outcome.reply);
+    stats.noteThrottled((limits.meter?.throttle().sleepMs ?? 0) > 0);
+    stats.reportSoon();
     // Subscriptions reach the hubs after the reply, so a client never waits on them.
     await this.#notifications(log).afterMessage(ws, tracked);
     // Closed once: the other requests of a burst cut off at the hard limit end up here too.
@@ -117,7 +157,25 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
       log.info('session_closed_by_server', { reason: 'error_reply' });
       ws.close(CLOSE_POLICY, 'closed after an error reply');
       await limits.close();
+      await stats.report(true);
     }
+  }
+
+  async #withStoredBanner(
+    options: DispatchOptions<MethodContext>
+  ): Promise<DispatchOptions<MethodContext>> {
+    let banner: string | null;
+    try {
+      banner = await storedBanner(this.env);
+    } catch (error) {
+      // The registry is unreachable: the BANNER var's text still answers.
+      this.#log?.warn('banner_lookup_failed', describeError(error));
+      return options;
+    }
+    if (banner === null) return options;
+    const { context } = options;
+    const server = { ...context.server, banner };
+    return { ...options, context: { ...context, server } };
   }
 
   #options(
@@ -146,7 +204,35 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     // A fresh notifier means this object was evicted (hibernation) and woken by this call.
     const restored = this.#notifier === null;
     const sessionId = this.#state?.sessionId ?? this.ctx.id.toString();
-    return this.#notifications(this.#logger(sessionId)).wake(wake, restored);
+    const result = await this.#notifications(this.#logger(sessionId)).wake(wake, restored);
+    this.#noteLatency(sessionId, wake, result);
+    return result;
+  }
+
+  // Latency from the indexer's commit (the notice's commit_ms) to the send, for /admin/metrics;
+  // only wakes that sent something count.
+  #noteLatency(sessionId: string, wake: SessionWake, result: WakeResult): void {
+    const { commitMs } = wake;
+    if (commitMs === null || !('sent' in result) || result.sent === 0) return;
+    const stats = this.#statsOf(sessionId);
+    stats.noteNotifyLatency(Date.now() - commitMs);
+    stats.reportSoon();
+  }
+
+  /** Admin API: closes this session's socket; false when there was none open. */
+  async disconnect(reason: string): Promise<boolean> {
+    const sockets = this.ctx.getWebSockets();
+    const first = sockets[0];
+    if (first === undefined) return false;
+    const state = (this.#state ??= readAttachment(first));
+    const log = this.#logger(state.sessionId);
+    log.info('session_closed_by_server', { reason: 'admin' });
+    for (const ws of sockets) ws.close(CLOSE_BY_OPERATOR, reason.slice(0, 120));
+    await this.#notifications(log).forget();
+    await this.#limitsOf(state.sessionId).close();
+    await this.#statsOf(state.sessionId).report(true);
+    await this.ctx.storage.deleteAll();
+    return true;
   }
 
   #send(ws: WebSocket, frame: string, log: Logger): void {
@@ -167,6 +253,7 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     log.info('session_close', { code, reason: shortReason, ageMs });
     await this.#notifications(log).forget();
     await this.#limitsOf(state.sessionId).close();
+    await this.#statsOf(state.sessionId).report(true);
     // Since compatibility date 2026-04-07 the runtime answers the close frame itself.
     await this.ctx.storage.deleteAll();
   }
@@ -177,6 +264,7 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     log.warn('session_error', describeError(error));
     await this.#notifications(log).forget();
     await this.#limitsOf(state.sessionId).close();
+    await this.#statsOf(state.sessionId).report(true);
     await this.ctx.storage.deleteAll();
   }
 

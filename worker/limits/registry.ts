@@ -1,6 +1,14 @@
 // The LimitsRegistry Durable Object: one per deployment, holding the runtime deny and allow
-// lists the admin API edits, and the count of open sessions the group Limiters report.
+// lists the admin API edits, and the count of open sessions the group Limiters report. It also
+// keeps what the admin API shows of sessions, the Worker's metrics and the stored banner.
 import { DurableObject } from 'cloudflare:workers';
+import { SessionDirectory, type SessionReport } from '../admin-sessions-directory.ts';
+import {
+  addBatch,
+  readMetricsState,
+  type MetricsBatch,
+  type MetricsState,
+} from '../metrics-book.ts';
 
 /** The two lists the admin API edits at runtime (on top of DENY_CIDRS and RATE_LIMIT_EXEMPT). */
 export type AccessListName = 'deny' | 'allow';
@@ -25,6 +33,8 @@ interface CensusEntry {
 }
 
 const LIST_KEYS: Record<AccessListName, string> = { deny: 'list:deny', allow: 'list:allow' };
+const METRICS_KEY = 'metrics';
+const BANNER_KEY = 'banner';
 
 /**
  * Lists persist in the object's storage. The census lives in memory: if the object is evicted
@@ -32,6 +42,8 @@ const LIST_KEYS: Record<AccessListName, string> = { deny: 'list:deny', allow: 'l
  */
 export class LimitsRegistry extends DurableObject {
   readonly #census = new Map<string, CensusEntry>();
+  readonly #sessions = new SessionDirectory();
+  #metrics: MetricsState | null = null;
 
   #list(name: AccessListName): string[] {
     const stored: unknown = this.ctx.storage.kv.get(LIST_KEYS[name]);
@@ -75,5 +87,53 @@ export class LimitsRegistry extends DurableObject {
     if (known !== undefined && known.seq > seq) return;
     // A zero is kept (until its lease ends) so an older, larger report cannot overwrite it.
     this.#census.set(group, { sessions: Math.max(0, sessions), seq, atMs: Date.now() });
+  }
+
+  /** The groups whose Limiters reported within the lease. */
+  async groups(): Promise<string[]> {
+    this.#sessionsOpen(Date.now());
+    return [...this.#census.keys()].sort();
+  }
+
+  /** A session's state and its counters since its last report, in one call. */
+  async reportSession(report: SessionReport, batch: MetricsBatch | null): Promise<void> {
+    this.#sessions.report(report, Date.now());
+    if (batch === null) return;
+    const metrics = this.#metricsState();
+    addBatch(metrics, batch);
+    this.ctx.storage.kv.put(METRICS_KEY, metrics);
+  }
+
+  /** The sessions that reported within their lease, oldest first. */
+  async listSessions(): Promise<SessionReport[]> {
+    return this.#sessions.list(Date.now());
+  }
+
+  /** Ids of the live sessions of a group (its network or its masked label). */
+  async sessionIdsInGroup(group: string): Promise<string[]> {
+    return this.#sessions.idsInGroup(group, Date.now());
+  }
+
+  /** The metrics counters and the number of sessions reporting themselves open. */
+  async metrics(): Promise<{ state: MetricsState; sessionsOpen: number }> {
+    const sessionsOpen = this.#sessions.list(Date.now()).length;
+    return { state: this.#metricsState(), sessionsOpen };
+  }
+
+  /** The banner set through the admin API; null when none is (BANNER applies). */
+  async banner(): Promise<string | null> {
+    const stored: unknown = this.ctx.storage.kv.get(BANNER_KEY);
+    return typeof stored === 'string' ? stored : null;
+  }
+
+  /** Stores the banner; null removes it. */
+  async setBanner(text: string | null): Promise<void> {
+    if (text === null) this.ctx.storage.kv.delete(BANNER_KEY);
+    else this.ctx.storage.kv.put(BANNER_KEY, text);
+  }
+
+  #metricsState(): MetricsState {
+    this.#metrics ??= readMetricsState(this.ctx.storage.kv.get(METRICS_KEY));
+    return this.#metrics;
   }
 }

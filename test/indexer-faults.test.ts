@@ -1,0 +1,140 @@
+// Faults around the indexer, in process: a node answering garbage, timing out or gone (one log
+// line per change of state, never a partial block, back on track when the node is), and a full
+// disk (SQLITE_FULL through PRAGMA max_page_count: one error line, writes paused, resumed once
+// there is room). After each the index equals the node's chain and mempool, recomputed apart.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { setDiskSpaceRetry } from '../indexer/disk-space.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
+import type { FaultMode } from '../tools/sim-node.ts';
+import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import { expectWholeBlocks, growChain, PROJECT_DIR, tempDir } from './indexer-support.ts';
+import {
+  captureLog,
+  indexStatuses,
+  keyHash,
+  nodeBlocks,
+  nodeMempoolHex,
+  p2pkhScript,
+  SIM_PASSWORD,
+  SIM_USER,
+  startLocalIndexer,
+  txHex,
+  waitSettled,
+  type LocalIndexer,
+} from './mempool-support.ts';
+import { coinbaseOf, ledgerStatuses } from './support/independent-ledger.ts';
+
+const coin = getCoin('BitcoinCash', 'regtest');
+const BASE = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
+const CHAIN = growChain(coin, BASE, 10, 20, 'faults');
+const dirs: string[] = [];
+const logs = captureLog('info');
+
+afterAll(() => {
+  logs.restore();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function newDir(): string {
+  const dir = tempDir('indexer-faults-');
+  dirs.push(dir);
+  return dir;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+async function expectMatchesNode(node: SimNode, indexer: LocalIndexer): Promise<void> {
+  await waitSettled(node, indexer.dbPath, 30_000);
+  const expected = ledgerStatuses(nodeBlocks(node), await nodeMempoolHex(node), false);
+  expect(indexStatuses(indexer.dbPath)).toEqual(expected);
+}
+
+/** A mempool tx spending the coinbase of the node's tip (a fresh one every time). */
+function spendTipCoinbase(node: SimNode, label: string): string {
+  const coinbase = coinbaseOf(node.blockHex(node.tipHeight()));
+  const outputs = [{ value: coinbase.value - 500n, script: p2pkhScript(keyHash(label)) }];
+  return txHex([{ txid: coinbase.txid, vout: 0 }], outputs);
+}
+
+describe('node faults', () => {
+  it.each<[FaultMode, string]>([
+    ['garbage', 'garbage'],
+    ['slow', 'down'],
+    ['down', 'down'],
+  ])('%s: one line each way, no partial block, caught up afterwards', async (fault, reason) => {
+    const node = await startSimNode({
+      coin,
+      blocks: CHAIN,
+      user: SIM_USER,
+      password: SIM_PASSWORD,
+      slowDelayMs: 1_500,
+    });
+    // Requests give up after 300 ms, so the 'slow' node counts as down (a timeout).
+    const indexer = startLocalIndexer({ node, coin, dir: newDir(), daemon: { timeoutMs: 300 } });
+    try {
+      await expectMatchesNode(node, indexer);
+      const heightBefore = node.tipHeight();
+      const from = logs.events.length;
+      node.setFault(fault);
+      node.addMempoolTx(spendTipCoinbase(node, fault));
+      node.mine({ count: 3 });
+      await sleep(1_200);
+      expect(expectWholeBlocks(indexer.dbPath)).toBe(heightBefore);
+      const during = logs.events.slice(from);
+      if (!during.some((e) => e.event === 'daemon_unavailable')) console.log('DURING', JSON.stringify(during).slice(0, 3000));
+      expect(during.filter((e) => e.event === 'daemon_unavailable')).toMatchObject([{ reason }]);
+      node.setFault('none');
+      await expectMatchesNode(node, indexer);
+      const after = logs.events.slice(from);
+      expect(after.filter((e) => e.event === 'daemon_unavailable')).toHaveLength(1);
+      expect(after.filter((e) => e.event === 'daemon_available')).toHaveLength(1);
+      expect(after.filter((e) => e.level === 'error')).toEqual([]);
+    } finally {
+      await indexer.stop();
+      await node.close();
+    }
+  }, 60_000);
+});
+
+describe('a full disk', () => {
+  it('pauses writes with one error line and resumes once there is room', async () => {
+    const auth = { user: SIM_USER, password: SIM_PASSWORD };
+    const node = await startSimNode({ coin, blocks: CHAIN, ...auth });
+    const indexer = startLocalIndexer({
+      node,
+      coin,
+      dir: newDir(),
+      prepare: (db) => setDiskSpaceRetry(db, { firstRetryMs: 20, maxRetryMs: 100 }),
+    });
+    try {
+      await expectMatchesNode(node, indexer);
+      const { sqlite } = indexer.db;
+      const heightBefore = node.tipHeight();
+      const from = logs.events.length;
+      // No page beyond those the file has now: the next blocks cannot be written.
+      sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true }))}`);
+      node.addBlocks(growChain(coin, nodeBlocks(node), 4, 40, 'full').slice(heightBefore + 1));
+      await sleep(1_000);
+      expect(expectWholeBlocks(indexer.dbPath)).toBe(heightBefore);
+      const full = logs.events.slice(from).filter((e) => e.event === 'disk_full');
+      expect(full).toHaveLength(1);
+      expect(full[0]).toMatchObject({ level: 'error', writer: 'sync' });
+      expect(String(full[0]?.error)).toMatch(/full/);
+
+      sqlite.pragma('max_page_count = 1073741823');
+      node.addMempoolTx(spendTipCoinbase(node, 'after-full'));
+      await expectMatchesNode(node, indexer);
+      const after = logs.events.slice(from);
+      expect(after.filter((e) => e.event === 'disk_full')).toHaveLength(1);
+      expect(after.filter((e) => e.event === 'disk_space_available')).toHaveLength(1);
+      // Sync never gave up: its promise has not rejected.
+      await expect(Promise.race([indexer.running, sleep(50)])).resolves.toBeUndefined();
+    } finally {
+      await indexer.stop();
+      await node.close();
+    }
+  }, 60_000);
+});
