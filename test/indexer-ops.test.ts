@@ -150,6 +150,8 @@ describe('indexer start checks', () => {
       RPC_PASSWORD: RPC_PASSWORD.slice(0, 10),
       INDEX_SERVER_HOST: '0.0.0.0',
       PROMETHEUS_HOST: '192.0.2.7',
+      // startIndexer allows root by default; this run must not be allowed it.
+      ALLOW_ROOT: '',
     });
     const { code } = await run.exited;
     expect(code).toBe(2);

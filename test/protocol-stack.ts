@@ -15,7 +15,6 @@ import type { Coin } from '../core/coins.ts';
 import { BlockWriter } from '../indexer/block-writer.ts';
 import { Daemon } from '../indexer/daemon.ts';
 import { openIndexDb, type IndexDb } from '../indexer/db.ts';
-import { addHeaderToTree } from '../indexer/header-tree.ts';
 import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
 import { startRelay, type Relay, type RelayDaemon } from '../indexer/relay.ts';
 import type { SimNode } from '../tools/sim-node.ts';
@@ -25,7 +24,7 @@ const WRANGLER_CLI = join(PROJECT_DIR, 'node_modules/wrangler/wrangler-dist/cli.
 const START_TIMEOUT_MS = 90_000;
 const REPLY_TIMEOUT_MS = 10_000;
 
-/** Writes every block of the node the index does not have yet, with its header-tree nodes. */
+/** Writes every block of the node the index does not have yet (the writer adds header-tree nodes). */
 export function indexBlocks(db: IndexDb, node: SimNode, coin: Coin, reorgLimit: number): void {
   const writer = new BlockWriter(db, coin, reorgLimit);
   const from = db.readChainState().height + 1;
@@ -35,7 +34,6 @@ export function indexBlocks(db: IndexDb, node: SimNode, coin: Coin, reorgLimit: 
       const block = parseBlock(hexToBytes(node.blockHex(height)), coin);
       checkMerkleRoot(block);
       writer.applyBlock(block);
-      addHeaderToTree(db.sqlite, height, block.header.hash);
     }
     writer.endFlush();
   });
