@@ -6,9 +6,10 @@ import { BatchInsert } from './batch-insert.ts';
 import { prepareBlock, REF_RECORD_BYTES, type PreparedBlock } from './block-prep.ts';
 import { BlockError } from './block-verify.ts';
 import type { IndexDb } from './db.ts';
+import { FlushOutputs } from './flush-outputs.ts';
 import { addHeaderToTree } from './header-tree.ts';
 import { settleMempool } from './mempool-store.ts';
-import { bytesKey, StatusCache, StatusTextArena } from './status-cache.ts';
+import { bytesKey, FlushTxs, StatusCache } from './status-cache.ts';
 import { encodeUndo, type IndexedOutput } from './undo-record.ts';
 
 /** Where the index stands inside the current transaction. */
@@ -17,12 +18,6 @@ export interface Tip {
   hash: Uint8Array | null;
   txCount: number;
   lastChangeSeq: number;
-}
-
-interface PendingOutput extends IndexedOutput {
-  height: number;
-  /** bytesKey(hashx): the status cache's key, kept so a spend in this flush need not rebuild it. */
-  hashxKey: string;
 }
 
 const REF_BYTES = 36;
@@ -43,7 +38,7 @@ export function packHashxes(hashxes: Map<string, Uint8Array>): Uint8Array {
 /**
  * Writes blocks into the index. Use inside one SQLite transaction:
  * beginFlush(), applyBlock() for each whole block in order, endFlush().
- * Outputs live in an in-memory map until endFlush, so an output created and spent within the
+ * Outputs live in an in-memory table until endFlush, so an output created and spent within the
  * same flush never touches the utxos table.
  */
 export class BlockWriter {
@@ -51,8 +46,8 @@ export class BlockWriter {
   private readonly coin: Coin;
   private readonly reorgLimit: number;
   private readonly statuses: StatusCache;
-  private readonly pending = new Map<string, PendingOutput>();
-  private readonly texts = new StatusTextArena();
+  private readonly outputs = new FlushOutputs();
+  private readonly flushTxs = new FlushTxs();
   private txRows: BatchInsert;
   private tipState: Tip = { height: -1, hash: null, txCount: 0, lastChangeSeq: 0 };
 
@@ -75,11 +70,11 @@ export class BlockWriter {
 
   /** Starts a flush from the committed state (forgetting anything a rollback left behind). */
   beginFlush(): void {
-    this.pending.clear();
+    this.outputs.clear();
     this.statuses.clear();
-    this.texts.clear();
     this.txRows = this.newTxRows();
     const state = this.db.readChainState();
+    this.flushTxs.reset(state.txCount);
     this.tipState = {
       height: state.height,
       hash: state.tipHash,
@@ -135,12 +130,14 @@ export class BlockWriter {
     this.txRows.finish();
     const utxoColumns = ['tx_num', 'vout', 'hashx', 'value', 'refs'];
     const utxoRows = new BatchInsert(this.db, 'utxos', utxoColumns);
-    for (const output of this.pending.values()) {
-      utxoRows.add(output.txNum, output.vout, output.hashx, output.value, output.refs);
+    const outputs = this.outputs;
+    for (const slot of outputs.unspentSlots()) {
+      const { txNum, vout, hashx, value, refs } = outputOf(outputs, slot);
+      utxoRows.add(txNum, vout, hashx, value, refs);
     }
     utxoRows.finish();
-    this.pending.clear();
-    this.statuses.flush();
+    outputs.clear();
+    this.statuses.flush(this.flushTxs);
     const tip = this.tipState;
     this.db
       .prepare(
@@ -184,21 +181,13 @@ export class BlockWriter {
       this.txRows.add(firstTxNum + position, block.txid(position), height, position, raw);
     }
     const insertRef = this.db.prepare('INSERT OR IGNORE INTO refs (ref, tx_num) VALUES (?, ?)');
-    let txKey = '';
-    let keyOf = -1;
     for (let j = 0; j < p.outputCount; j++) {
       const position = p.outTx[j] ?? 0;
-      if (position !== keyOf) {
-        txKey = block.txidKey(position);
-        keyOf = position;
-      }
       const txNum = firstTxNum + position;
-      const vout = p.outVout[j] ?? 0;
       const refs = block.refs(j);
-      const hashx = block.outputHashx(j);
       const value = p.outValue[j] ?? 0n;
-      const hashxKey = block.outputKey(j);
-      this.pending.set(txKey + vout, { txNum, vout, hashx, value, refs, height, hashxKey });
+      const fields = { txNum, height, value, refs };
+      this.outputs.add(p.txids, 32 * position, p.outVout[j] ?? 0, fields, p.hashxes, 32 * j);
       if (refs === null) continue;
       for (let at = 0; at < refs.length; at += REF_RECORD_BYTES) {
         insertRef.run(refs.subarray(at, at + REF_BYTES), txNum);
@@ -214,18 +203,15 @@ export class BlockWriter {
     for (let k = 0; k < p.inputCount; k++) {
       const at = p.inPrevout[k] ?? 0;
       const vout = readU32LE(p.raw, at + 32);
-      const key = block.rawKey(at) + vout;
-      const fromFlush = this.pending.get(key);
-      let spent: IndexedOutput | undefined = fromFlush;
-      let hashxKey: string;
-      if (fromFlush !== undefined) {
-        this.pending.delete(key);
-        if (fromFlush.height < height) undo.push(fromFlush);
-        hashxKey = fromFlush.hashxKey;
+      const slot = this.outputs.take(p.raw, at, vout);
+      let spent: IndexedOutput | undefined;
+      if (slot >= 0) {
+        spent = outputOf(this.outputs, slot);
+        // Outputs of this very block need no undo record: unwinding it deletes both sides.
+        if (this.outputs.height(slot) < height) undo.push(spent);
       } else {
         spent = this.takeStoredUtxo(p.raw.subarray(at, at + 32), vout);
         if (spent !== undefined) undo.push(spent);
-        hashxKey = spent === undefined ? '' : bytesKey(spent.hashx);
       }
       if (spent === undefined) {
         const position = p.inTx[k] ?? 0;
@@ -233,7 +219,7 @@ export class BlockWriter {
         const reason = `tx ${hashToHex(block.txid(position))} spends ${outpoint}`;
         throw new BlockError(height, hashHex, `${reason}, which is not an unspent output here`);
       }
-      block.spent(k, spent.hashx, hashxKey);
+      block.spent(k, spent.hashx, bytesKey(spent.hashx));
     }
     return undo;
   }
@@ -258,31 +244,38 @@ export class BlockWriter {
   }
 
   // One history entry per (tx, script hash), in (height, position) order; written at endFlush.
+  // Returns the script hashes the block touched, by bytesKey.
   private writeHistory(block: BlockTouches, height: number): Map<string, Uint8Array> {
     const { p, firstTxNum } = block;
-    const blockTouched = new Map<string, Uint8Array>();
-    const seen = new Set<string>();
+    this.flushTxs.addBlock(p.txids, p.txCount, height);
+    const touched = new Map<string, Uint8Array>();
+    const inTx = new Set<string>();
     let j = 0;
     let k = 0;
     for (let position = 0; position < p.txCount; position++) {
       const txNum = firstTxNum + position;
-      let text: Uint8Array | undefined;
-      const touch = (key: string, hashx: Uint8Array): void => {
-        if (seen.has(key)) return;
-        seen.add(key);
-        blockTouched.set(key, hashx);
-        text ??= this.texts.text(block.txid(position), height);
-        this.statuses.add(key, hashx, txNum, text);
-      };
-      seen.clear();
+      inTx.clear();
       for (; j < p.outputCount && p.outTx[j] === position; j++) {
-        touch(block.outputKey(j), block.outputHashx(j));
+        this.touch(block.outputKey(j), block.outputHashx(j), txNum, inTx, touched);
       }
       for (; k < p.inputCount && p.inTx[k] === position; k++) {
-        touch(block.spentKey(k), block.spentHashx(k));
+        this.touch(block.spentKey(k), block.spentHashx(k), txNum, inTx, touched);
       }
     }
-    return blockTouched;
+    return touched;
+  }
+
+  private touch(
+    key: string,
+    hashx: Uint8Array,
+    txNum: number,
+    inTx: Set<string>,
+    touched: Map<string, Uint8Array>
+  ): void {
+    if (inTx.has(key)) return;
+    inTx.add(key);
+    touched.set(key, hashx);
+    this.statuses.add(key, txNum);
   }
 }
 
@@ -293,9 +286,7 @@ export class BlockWriter {
 class BlockTouches {
   readonly p: PreparedBlock;
   readonly firstTxNum: number;
-  // Buffer views, for latin1 keys without a Buffer per key.
-  private readonly rawBuffer: Buffer;
-  private readonly txidBuffer: Buffer;
+  // A Buffer view, for latin1 keys without a Buffer per key.
   private readonly hashxBuffer: Buffer;
   private readonly outputKeys: (string | undefined)[];
   private readonly spentHashxes: Uint8Array[];
@@ -304,8 +295,6 @@ class BlockTouches {
   constructor(p: PreparedBlock, firstTxNum: number) {
     this.p = p;
     this.firstTxNum = firstTxNum;
-    this.rawBuffer = bufferOf(p.raw);
-    this.txidBuffer = bufferOf(p.txids);
     this.hashxBuffer = bufferOf(p.hashxes);
     this.outputKeys = new Array<string | undefined>(p.outputCount);
     this.spentHashxes = new Array<Uint8Array>(p.inputCount);
@@ -314,16 +303,6 @@ class BlockTouches {
 
   txid(position: number): Uint8Array {
     return this.p.txids.subarray(32 * position, 32 * position + 32);
-  }
-
-  /** bytesKey of the txid at `position`. */
-  txidKey(position: number): string {
-    return this.txidBuffer.toString('latin1', 32 * position, 32 * position + 32);
-  }
-
-  /** bytesKey of the 32 raw bytes at `offset` (an input's prev txid). */
-  rawKey(offset: number): string {
-    return this.rawBuffer.toString('latin1', offset, offset + 32);
   }
 
   outputHashx(j: number): Uint8Array {
@@ -360,6 +339,16 @@ class BlockTouches {
   spentKey(k: number): string {
     return this.spentKeys[k] ?? '';
   }
+}
+
+function outputOf(outputs: FlushOutputs, slot: number): IndexedOutput {
+  return {
+    txNum: outputs.txNum(slot),
+    vout: outputs.vout(slot),
+    hashx: outputs.hashx(slot),
+    value: outputs.value(slot),
+    refs: outputs.refsOf(slot),
+  };
 }
 
 function bufferOf(bytes: Uint8Array): Buffer {

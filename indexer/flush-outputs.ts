@@ -133,8 +133,8 @@ export class FlushOutputs {
 
   private hashOf(bytes: Uint8Array, at: number, vout: number): number {
     // txids are uniformly random: four of their bytes make a good hash.
-    const word =
-      (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24);
+    const low = (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8);
+    const word = low | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24);
     return (word ^ Math.imul(vout + 1, 0x9e3779b1)) >>> 0;
   }
 
@@ -144,10 +144,22 @@ export class FlushOutputs {
     return true;
   }
 
+  // Indexes `slot`. An unspent output with the same outpoint is dropped: a later tx with the
+  // same txid (Bitcoin before BIP30) overwrites the earlier one's outputs, as in the node.
   private insert(slot: number): void {
     const mask = this.index.length - 1;
-    let i = this.hashOf(this.txids, slot * TXID_BYTES, this.vouts[slot] ?? 0) & mask;
-    while ((this.index[i] ?? EMPTY) > 0) i = (i + 1) & mask;
+    const vout = this.vouts[slot] ?? 0;
+    let i = this.hashOf(this.txids, slot * TXID_BYTES, vout) & mask;
+    for (; ; i = (i + 1) & mask) {
+      const entry = this.index[i] ?? EMPTY;
+      if (entry === EMPTY) break;
+      const other = entry - 1;
+      if (entry > 0 && this.vouts[other] === vout && this.sameTxid(other, this.txids, slot * TXID_BYTES)) {
+        this.spent[other] = 1;
+        this.live -= 1;
+        break;
+      }
+    }
     this.index[i] = slot + 1;
   }
 
@@ -162,8 +174,9 @@ export class FlushOutputs {
   }
 
   private allocate(slots: number): void {
-    this.txids = copyInto(new Uint8Array(slots * TXID_BYTES), this.txids, this.count * TXID_BYTES);
-    this.hashxes = copyInto(new Uint8Array(slots * HASHX_BYTES), this.hashxes, this.count * HASHX_BYTES);
+    const used = this.count;
+    this.txids = copyInto(new Uint8Array(slots * TXID_BYTES), this.txids, used * TXID_BYTES);
+    this.hashxes = copyInto(new Uint8Array(slots * HASHX_BYTES), this.hashxes, used * HASHX_BYTES);
     this.vouts = copyInto(new Uint32Array(slots), this.vouts, this.count);
     this.txNums = copyInto(new Float64Array(slots), this.txNums, this.count);
     this.heights = copyInto(new Int32Array(slots), this.heights, this.count);
@@ -182,11 +195,13 @@ export class FlushOutputs {
   }
 }
 
-function copyInto<T extends Uint8Array | Uint32Array | Int32Array | Float64Array | BigInt64Array>(
-  target: T,
-  source: T,
-  length: number
-): T {
-  target.set(source.subarray(0, length) as never);
+interface Resizable<A> {
+  set(source: A, offset?: number): void;
+  subarray(start: number, end: number): A;
+}
+
+// `target` with the first `length` items of `source` copied in.
+function copyInto<A extends Resizable<A>>(target: A, source: A, length: number): A {
+  target.set(source.subarray(0, length));
   return target;
 }

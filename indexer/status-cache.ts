@@ -4,13 +4,6 @@ import { BatchInsert } from './batch-insert.ts';
 import type { IndexDb } from './db.ts';
 import { MempoolStatusSource, statusWithMempool } from './mempool-status.ts';
 
-interface Pending {
-  hashx: Uint8Array;
-  txNums: number[];
-  /** The status text of each entry, `"<txid>:<height>:"` as ASCII bytes. */
-  texts: Uint8Array[];
-}
-
 const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 const COLON = 0x3a;
 
@@ -49,30 +42,48 @@ export function statusEntryText(txid: Uint8Array, height: number): Uint8Array {
   return out;
 }
 
-// 64 KiB holds ~900 texts: one allocation per chunk instead of one (off-heap, being over 64 bytes)
-// per tx.
-const ARENA_CHUNK_BYTES = 65_536;
+const TXID_BYTES = 32;
 
-/** Status texts of one flush, packed into shared chunks; the views stay valid until clear(). */
-export class StatusTextArena {
-  private chunk = new Uint8Array(ARENA_CHUNK_BYTES);
-  private used = 0;
+/**
+ * The txids and heights of the txs applied in one flush, by tx_num, so the status text of a
+ * history entry is built when the flush writes it instead of being kept per entry (an array per
+ * entry is an off-heap allocation: texts are over 64 bytes).
+ */
+export class FlushTxs {
+  private firstTxNum = 0;
+  private count = 0;
+  private txids = new Uint8Array(TXID_BYTES * 1024);
+  private heights = new Int32Array(1024);
+  private readonly scratch = new Uint8Array(MAX_TEXT_BYTES);
 
-  /** statusEntryText, as a view into the arena. */
-  text(txid: Uint8Array, height: number): Uint8Array {
-    if (this.used + MAX_TEXT_BYTES > this.chunk.length) {
-      this.chunk = new Uint8Array(ARENA_CHUNK_BYTES);
-      this.used = 0;
-    }
-    const start = this.used;
-    this.used = writeStatusEntryText(this.chunk, start, txid, height);
-    return this.chunk.subarray(start, this.used);
+  /** Forgets the txs; the next one added is `firstTxNum`. */
+  reset(firstTxNum: number): void {
+    this.firstTxNum = firstTxNum;
+    this.count = 0;
   }
 
-  /** Starts a fresh chunk; views handed out before stay valid (their chunk lives on with them). */
-  clear(): void {
-    this.chunk = new Uint8Array(ARENA_CHUNK_BYTES);
-    this.used = 0;
+  /** Appends the block's txs (32-byte txids, internal order, concatenated) at `height`. */
+  addBlock(txids: Uint8Array, txCount: number, height: number): void {
+    if (this.count + txCount > this.heights.length) {
+      const slots = Math.max(2 * this.heights.length, this.count + txCount);
+      const txidsBigger = new Uint8Array(slots * TXID_BYTES);
+      txidsBigger.set(this.txids.subarray(0, this.count * TXID_BYTES));
+      const heightsBigger = new Int32Array(slots);
+      heightsBigger.set(this.heights.subarray(0, this.count));
+      this.txids = txidsBigger;
+      this.heights = heightsBigger;
+    }
+    this.txids.set(txids.subarray(0, txCount * TXID_BYTES), this.count * TXID_BYTES);
+    this.heights.fill(height, this.count, this.count + txCount);
+    this.count += txCount;
+  }
+
+  /** statusEntryText of tx `txNum`, in scratch space overwritten by the next call. */
+  text(txNum: number): Uint8Array {
+    const i = txNum - this.firstTxNum;
+    if (i < 0 || i >= this.count) throw new RangeError(`tx ${txNum} is not in this flush`);
+    const txid = this.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
+    return this.scratch.subarray(0, writeStatusEntryText(this.scratch, 0, txid, this.heights[i] ?? 0));
   }
 }
 
@@ -95,28 +106,28 @@ const FLUSH_UPSERT_SQL = `INSERT INTO status (hashx, status, confirmed_state, co
  */
 export class StatusCache {
   private readonly db: IndexDb;
-  private readonly pending = new Map<string, Pending>();
+  // bytesKey(hashx) -> the tx_nums touching it, in order. The key doubles as the hashx bytes.
+  private readonly pending = new Map<string, number[]>();
 
   constructor(db: IndexDb) {
     this.db = db;
   }
 
   /**
-   * Records that tx `txNum` touches `hashx`; `text` is statusEntryText of the tx. Calls must come
-   * in (height, position) order.
+   * Records that tx `txNum` touches the script hash whose bytesKey is `key`. Calls must come in
+   * (height, position) order.
    */
-  add(key: string, hashx: Uint8Array, txNum: number, text: Uint8Array): void {
-    let entry = this.pending.get(key);
-    if (entry === undefined) {
-      entry = { hashx, txNums: [], texts: [] };
-      this.pending.set(key, entry);
-    }
-    entry.txNums.push(txNum);
-    entry.texts.push(text);
+  add(key: string, txNum: number): void {
+    const txNums = this.pending.get(key);
+    if (txNums === undefined) this.pending.set(key, [txNum]);
+    else txNums.push(txNum);
   }
 
-  /** Writes the history rows and every touched status row; part of the flush's transaction. */
-  flush(): void {
+  /**
+   * Writes the history rows and every touched status row; part of the flush's transaction.
+   * `txs` gives the status text of each tx_num added.
+   */
+  flush(txs: FlushTxs): void {
     const load = this.db.prepare(
       'SELECT confirmed_state, confirmed_count FROM status WHERE hashx = ?'
     );
@@ -126,17 +137,19 @@ export class StatusCache {
     // latin1 keys compare like the bytes they hold, so this is the tables' key order.
     const keys = [...this.pending.keys()].sort();
     for (const key of keys) {
-      const entry = this.pending.get(key);
-      if (entry === undefined) continue;
-      const row = load.get(entry.hashx) as
+      const txNums = this.pending.get(key) ?? [];
+      const hashx = Buffer.from(key, 'latin1');
+      const row = load.get(hashx) as
         | { confirmed_state: Uint8Array | null; confirmed_count: number }
         | undefined;
       const hasher = StatusHasher.fromState(row?.confirmed_state ?? null);
-      for (const txNum of entry.txNums) history.add(entry.hashx, txNum);
-      for (const text of entry.texts) hasher.update(text);
-      const count = (row?.confirmed_count ?? 0) + entry.txNums.length;
+      for (const txNum of txNums) {
+        history.add(hashx, txNum);
+        hasher.update(txs.text(txNum));
+      }
+      const count = (row?.confirmed_count ?? 0) + txNums.length;
       // The status covers the mempool too; the saved state stays the confirmed part.
-      upsert.run(entry.hashx, mempool.statusOf(entry.hashx, hasher), hasher.state(), count);
+      upsert.run(hashx, mempool.statusOf(hashx, hasher), hasher.state(), count);
     }
     history.finish();
     this.pending.clear();

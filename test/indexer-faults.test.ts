@@ -46,6 +46,15 @@ function newDir(): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
+/** Waits (bounded) for an `event` log line after index `from` of the captured lines. */
+async function waitForEvent(from: number, event: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!logs.events.slice(from).some((e) => e.event === event)) {
+    if (Date.now() > deadline) throw new Error(`no ${event} line in ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
 async function expectMatchesNode(node: SimNode, indexer: LocalIndexer): Promise<void> {
   await waitSettled(node, indexer.dbPath, 30_000);
   const expected = ledgerStatuses(nodeBlocks(node), await nodeMempoolHex(node), false);
@@ -81,10 +90,10 @@ describe('node faults', () => {
       node.setFault(fault);
       node.addMempoolTx(spendTipCoinbase(node, fault));
       node.mine({ count: 3 });
-      await sleep(1_200);
+      await waitForEvent(from, 'daemon_unavailable');
+      await sleep(500);
       expect(expectWholeBlocks(indexer.dbPath)).toBe(heightBefore);
       const during = logs.events.slice(from);
-      if (!during.some((e) => e.event === 'daemon_unavailable')) console.log('DURING', JSON.stringify(during).slice(0, 3000));
       expect(during.filter((e) => e.event === 'daemon_unavailable')).toMatchObject([{ reason }]);
       node.setFault('none');
       await expectMatchesNode(node, indexer);
@@ -117,7 +126,8 @@ describe('a full disk', () => {
       // No page beyond those the file has now: the next blocks cannot be written.
       sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true }))}`);
       node.addBlocks(growChain(coin, nodeBlocks(node), 4, 40, 'full').slice(heightBefore + 1));
-      await sleep(1_000);
+      await waitForEvent(from, 'disk_full');
+      await sleep(500);
       expect(expectWholeBlocks(indexer.dbPath)).toBe(heightBefore);
       const full = logs.events.slice(from).filter((e) => e.event === 'disk_full');
       expect(full).toHaveLength(1);

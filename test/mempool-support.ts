@@ -124,7 +124,9 @@ export function startLocalIndexer(options: LocalIndexerOptions): LocalIndexer {
   const sync = new Sync({ db, daemon, coin, reorgLimit, flushBlocks, pollIntervalMs, signal });
   const mempool = startMempool({ db, daemon, coin, reorgLimit, pollIntervalMs, signal });
   const running = sync.run();
-  running.catch(() => {}); // observed by the test through `running`
+  // Observed by tests through `running`; shown here too, as a stopped sync otherwise only
+  // surfaces as a wait that times out.
+  running.catch((error: unknown) => console.error('local indexer: sync stopped', error));
   return {
     db,
     dbPath,

@@ -40,7 +40,7 @@ const sha256d = (data: Buffer): Buffer =>
 
 // Bitcoin's merkle rule, computed here from the reference txids (display hex).
 function merkleRootHex(txids: string[]): string {
-  let level = txids.map((txid) => Buffer.from(txid, 'hex').reverse());
+  let level: Buffer[] = txids.map((txid) => Buffer.from(txid, 'hex').reverse());
   while (level.length > 1) {
     const next: Buffer[] = [];
     for (let i = 0; i < level.length; i += 2) {

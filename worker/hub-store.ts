@@ -135,16 +135,13 @@ export class HubStore {
     return { seq: int(row.seq), tipHash, plannedAtMs: int(row.planned_ms), tip };
   }
 
-  /** Notes that the hub is about to look up whom to wake, at `plannedAtMs`. */
-  markPlanned(plannedAtMs: number): void {
-    const { seq, tipHash, tip } = this.state();
-    this.#write(seq, plannedAtMs, tipHash, tip);
-  }
-
-  /** Moves the hub to `seq`; `tipHash` and `tip` replace the remembered ones when given. */
-  advance(seq: number, tipHash: string | null, tip: TipNotice | null): void {
+  /**
+   * Moves the hub to `seq`, having planned its last fan-out at `plannedAtMs`; `tipHash` and `tip`
+   * replace the remembered ones when given.
+   */
+  advance(seq: number, plannedAtMs: number, tipHash: string | null, tip: TipNotice | null): void {
     const previous = this.state();
-    this.#write(seq, previous.plannedAtMs, tipHash ?? previous.tipHash, tip ?? previous.tip);
+    this.#write(seq, plannedAtMs, tipHash ?? previous.tipHash, tip ?? previous.tip);
   }
 
   #write(seq: number, plannedAtMs: number, tipHash: string | null, tip: TipNotice | null): void {

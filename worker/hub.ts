@@ -84,6 +84,8 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
   #index: NotifyIndex | null = null;
   // How long the last fan-out's status read took, for the debug line.
   #readMs = 0;
+  // When the fan-out in progress (or the last one) was planned; storage has it once it is done.
+  #plannedAtMs = 0;
 
   constructor(ctx: DurableObjectState, env: HubEnv) {
     super(ctx, env);
@@ -98,7 +100,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
 
   async position(): Promise<HubPosition> {
     const { seq, tipHash, plannedAtMs } = this.#store.state();
-    return { seq, tipHash, plannedAtMs };
+    return { seq, tipHash, plannedAtMs: Math.max(plannedAtMs, this.#plannedAtMs) };
   }
 
   async deliver(shard: ShardRef, notices: Notice[]): Promise<HubPosition> {
@@ -116,7 +118,9 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     const lastFresh = fresh.at(-1);
     if (firstFresh === undefined || lastFresh === undefined) return this.position();
     // Noted before the lookup: a session registering from now on re-reads what it subscribed.
-    this.#store.markPlanned(startedMs);
+    // In memory only until the fan-out is done: a storage write here would hold every wake
+    // behind the output gate until the write is durable.
+    this.#plannedAtMs = startedMs;
     const plan = this.#plan(fresh);
     // A gap before this batch (the feed was pruned, or the notifier resumed past this hub): read
     // what this shard missed from the index itself. A hub that never had a notice cannot name
@@ -127,7 +131,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     const tip = newestTip(fresh);
     const failed = await this.#wakeAll(plan, fresh, tip ?? state.tip, firstFresh.seq - 1);
     const doneSeq = completedSeq(fresh, lastSeq);
-    this.#store.advance(doneSeq, lastFresh.more ? null : lastFresh.tipHash, tip);
+    this.#store.advance(doneSeq, startedMs, lastFresh.more ? null : lastFresh.tipHash, tip);
     const woken = plan.hashxes.size + plan.all.size;
     const fields = { seq: doneSeq, woken, failed, read_ms: this.#readMs };
     this.#log.debug('hub_delivered', { ...fields, ms: Date.now() - startedMs });

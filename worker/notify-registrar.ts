@@ -45,7 +45,9 @@ export class HubRegistrar {
     this.#log = log;
     this.#sessionId = ctx.id.toString();
     this.#shards = shards;
-    this.#sql.exec(OWED_TABLE);
+    // A no-op CREATE still counts as a write, and writes hold outgoing frames (output gate).
+    const found = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'notify_owed'");
+    if (found.toArray().length === 0) this.#sql.exec(OWED_TABLE);
   }
 
   /** Notes a change for the hubs, made by a message that began at `sinceMs`. */

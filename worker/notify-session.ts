@@ -29,9 +29,42 @@ function toMap(statuses: Record<string, string | null>): Map<string, string | nu
   return new Map(Object.entries(statuses));
 }
 
+/** The last tip announced to the client: the seq that brought it, and its header. */
+type Announced = Pick<TipNotice, 'seq' | 'headerHex'>;
+
 interface SubscriptionRow {
   sentAs: string;
   status: string | null;
+}
+
+/**
+ * Frames for the client and the storage writes recording them. The frames go first: a frame sent
+ * after a write waits until the write is durable (the output gate), which would put disk latency
+ * into every notification.
+ */
+class Outbox {
+  readonly #frames: string[] = [];
+  readonly #writes: (() => void)[] = [];
+  /** A tip recorded here but not yet written: it counts as the last announced one. */
+  tip: Announced | null = null;
+
+  add(frame: string | null, write: () => void): void {
+    if (frame !== null) this.#frames.push(frame);
+    this.#writes.push(write);
+  }
+
+  /** Sends every frame, then writes; returns the number of frames. */
+  flush(send: (frame: string) => void): number {
+    for (const frame of this.#frames) send(frame);
+    const writes = this.#writes; setTimeout(() => { for (const write of writes) write(); }, 0);
+    return this.#frames.length;
+  }
+}
+
+/** Creates a table unless it exists; a no-op CREATE would still count as a write. */
+function ensureTable(sql: SqlStorage, name: string, ddl: string): void {
+  const found = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name);
+  if (found.toArray().length === 0) sql.exec(ddl);
 }
 
 /** Notification work of one Session object; lives as long as the object stays in memory. */
@@ -54,7 +87,7 @@ export class SessionNotifier {
       log.warn('bad_hub_shards', { problem, using: shards });
     }
     this.#registrar = new HubRegistrar(ctx, env, log, shards);
-    ctx.storage.sql.exec(TIP_TABLE);
+    ensureTable(ctx.storage.sql, 'notify_tip', TIP_TABLE);
   }
 
   get #closed(): boolean {
@@ -86,18 +119,18 @@ export class SessionNotifier {
         this.#registrar.owe(HEADERS_KEY, 'add', tracked.startedMs);
         if (told !== null) this.#noteTold(told);
       }
-      await this.#settleOwed(ws, told ?? null);
+      const out = new Outbox();
+      await this.#settleOwed(told ?? null, out);
+      out.flush((frame) => this.#send(ws, frame));
     });
   }
 
-  // Pays owed registrations, re-reads what a notice may have passed by; returns frames sent.
-  async #settleOwed(ws: WebSocket, told: TipTold | null): Promise<number> {
+  // Pays owed registrations and re-reads what a notice may have passed by.
+  async #settleOwed(told: TipTold | null, out: Outbox): Promise<void> {
     const passed = await this.#registrar.pay();
-    if (passed.size === 0) return 0;
-    const hexes = [...passed].filter((key) => key !== HEADERS_KEY);
-    let sent = await this.#recheck(ws, hexes);
-    if (passed.has(HEADERS_KEY)) sent += await this.#recheckTip(ws, told);
-    return sent;
+    if (passed.size === 0) return;
+    await this.#recheck([...passed].filter((key) => key !== HEADERS_KEY), null, out);
+    if (passed.has(HEADERS_KEY)) await this.#recheckTip(told, out);
   }
 
   /** A hub's wake: re-check the named script hashes (and missed ones), announce a new tip. */
@@ -110,14 +143,16 @@ export class SessionNotifier {
     }
     const startedMs = Date.now();
     return this.#serial(async () => {
-      let sent = await this.#settleOwed(ws, null);
+      const out = new Outbox();
+      await this.#settleOwed(null, out);
       const hexes = await this.#missedHashes(wake);
       // The hub's statuses cover exactly the hashes it named; anything wider is read here.
       const known = hexes === wake.hashxes ? wake.statuses : null;
-      sent += await this.#recheck(ws, hexes, known);
+      await this.#recheck(hexes, known, out);
       if (wake.tip !== null && !this.#closed && readAttachment(ws).headersSubscribed) {
-        sent += this.#announceTip(ws, wake.tip);
+        this.#announceTip(wake.tip, out);
       }
+      const sent = out.flush((frame) => this.#send(ws, frame));
       if (this.#log.debugEnabled) {
         const fields = { seq: wake.seq, checked: hexes.length, sent, restored };
         this.#log.debug('notify_wake', { ...fields, ms: Date.now() - startedMs });
@@ -151,25 +186,18 @@ export class SessionNotifier {
 
   // Reads the statuses of `hexes` and notifies each subscription whose status differs from the
   // one the client last heard (the subscribe reply or an earlier notification).
-  async #recheck(
-    ws: WebSocket,
-    hexes: string[],
-    known: Record<string, string | null> | null = null
-  ): Promise<number> {
-    if (hexes.length === 0) return 0;
+  async #recheck(hexes: string[], known: Record<string, string | null> | null, out: Outbox) {
+    if (hexes.length === 0) return;
     const fresh = known === null ? await this.#openIndex().statuses(hexes) : toMap(known);
-    if (this.#closed) return 0;
+    if (this.#closed) return;
     // Read the stored statuses after the await: a subscribe reply may have replaced one meanwhile.
-    let sent = 0;
+    const sql = 'UPDATE subscriptions SET status = ? WHERE script_hash = ?';
     for (const [hex, row] of this.#subscriptions(hexes)) {
       const status = fresh.get(hex) ?? null;
       if (status === row.status) continue;
-      const sql = 'UPDATE subscriptions SET status = ? WHERE script_hash = ?';
-      this.#ctx.storage.sql.exec(sql, status, hex);
-      this.#send(ws, encodeNotification(SCRIPTHASH_METHOD, [row.sentAs, status]));
-      sent += 1;
+      const frame = encodeNotification(SCRIPTHASH_METHOD, [row.sentAs, status]);
+      out.add(frame, () => this.#ctx.storage.sql.exec(sql, status, hex));
     }
-    return sent;
   }
 
   #subscriptions(hexes: string[]): Map<string, SubscriptionRow> {
@@ -187,38 +215,44 @@ export class SessionNotifier {
   }
 
   // After a headers subscription is registered: if the tip moved since the reply, say so now.
-  async #recheckTip(ws: WebSocket, told: TipTold | null): Promise<number> {
+  async #recheckTip(told: TipTold | null, out: Outbox): Promise<void> {
     const tip = await this.#openIndex().tip();
-    if (tip === null || this.#closed) return 0;
+    if (tip === null || this.#closed) return;
     if (told !== null && told.headerHex === tip.headerHex) {
-      this.#saveTip(tip);
-      return 0;
+      out.tip = tip;
+      out.add(null, () => this.#saveTip(tip));
+      return;
     }
-    return this.#announceTip(ws, tip);
+    this.#announceTip(tip, out);
   }
 
-  // Sends a new tip once: never one older than, or the same as, the last announced.
-  #announceTip(ws: WebSocket, tip: TipNotice): number {
-    const last = this.#ctx.storage.sql.exec('SELECT seq, header_hex FROM notify_tip').toArray()[0];
-    if (last !== undefined && (tip.seq <= Number(last.seq) || tip.headerHex === last.header_hex)) {
-      if (tip.seq > Number(last.seq)) this.#saveTip(tip);
-      return 0;
+  // Announces a new tip once: never one older than, or the same as, the last announced.
+  #announceTip(tip: TipNotice, out: Outbox): void {
+    const last = out.tip ?? this.#lastTip();
+    if (last !== null && (tip.seq <= last.seq || tip.headerHex === last.headerHex)) {
+      if (tip.seq > last.seq) out.add(null, () => this.#saveTip(tip));
+      return;
     }
-    this.#saveTip(tip);
-    const params = [{ hex: tip.headerHex, height: tip.height }];
-    this.#send(ws, encodeNotification(HEADERS_METHOD, params));
-    return 1;
+    out.tip = tip;
+    const frame = encodeNotification(HEADERS_METHOD, [{ hex: tip.headerHex, height: tip.height }]);
+    out.add(frame, () => this.#saveTip(tip));
+  }
+
+  #lastTip(): Announced | null {
+    const sql = 'SELECT seq, header_hex FROM notify_tip';
+    const row = this.#ctx.storage.sql.exec(sql).toArray()[0];
+    return row === undefined ? null : { seq: Number(row.seq), headerHex: String(row.header_hex) };
   }
 
   // The tip a subscribe reply carried counts as announced; its seq is unknown, so the last
   // announced seq stays (the reply is at least as new as that one).
   #noteTold(told: TipTold): void {
-    const last = this.#ctx.storage.sql.exec('SELECT seq, header_hex FROM notify_tip').toArray()[0];
-    if (last?.header_hex === told.headerHex) return;
-    this.#saveTip({ seq: Number(last?.seq ?? 0), height: told.height, headerHex: told.headerHex });
+    const last = this.#lastTip();
+    if (last?.headerHex === told.headerHex) return;
+    this.#saveTip({ seq: last?.seq ?? 0, headerHex: told.headerHex });
   }
 
-  #saveTip(tip: TipNotice): void {
+  #saveTip(tip: Announced): void {
     this.#ctx.storage.sql.exec(
       'INSERT OR REPLACE INTO notify_tip (id, seq, header_hex) VALUES (0, ?, ?)',
       tip.seq,
