@@ -2,6 +2,10 @@
 // then prints the WebSocket address once every part is ready and the index is at the tip.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseBlock } from '../core/block.ts';
+import { hashToHex, hexToBytes } from '../core/bytes.ts';
+import { getCoin } from '../core/coins.ts';
+import { scriptHash } from '../core/script.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const USAGE = `usage: npm run demo -- [--chain FILE] [--coin NAME] [--net NET] [--verbose]
@@ -10,6 +14,14 @@ const USAGE = `usage: npm run demo -- [--chain FILE] [--coin NAME] [--net NET] [
   --net     mainnet | testnet | regtest (default mainnet)
   --verbose show every log line of the node, indexer and Worker
   PORT      environment: the Worker's port (default 8787)`;
+
+/** The script hash the tip block's coinbase pays: a ready example for the wallet page. */
+function tipCoinbaseScriptHash(stack: Stack, coinName: string, net: string): string {
+  const coin = getCoin(coinName, net);
+  const tip = parseBlock(hexToBytes(stack.simNode.blockHex(stack.simNode.tipHeight())), coin);
+  const script = tip.txs[0]?.outputs[0]?.script ?? new Uint8Array(0);
+  return hashToHex(scriptHash(script, coin));
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -36,6 +48,8 @@ async function main(): Promise<void> {
     coin: values.coin,
     net: values.net,
     workerPort,
+    // The indexer pushes change notices, so subscribed wallets hear of new blocks at once.
+    notify: 'indexer',
     onLog: (line) => {
       if (values.verbose) console.log(line);
       recentLines.push(line);
@@ -63,8 +77,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
-  console.log(`simulated node: ${stack.simNode.url.replace(/\/\/[^@]*@/, '//')} (tip ${stack.simNode.tipHeight()})`);
+  // The simulated node's credentials are random and local to this run; the CLI needs them.
+  console.log(`simulated node: ${stack.simNode.url} (tip ${stack.simNode.tipHeight()})`);
+  console.log(`  mine a block:  npm run sim-node -- mine --url ${stack.simNode.url}`);
+  console.log(`  reorg:         npm run sim-node -- reorg --url ${stack.simNode.url} --depth 2`);
   console.log(`index server:   ${stack.indexServerUrl} (token in this process only)`);
+  console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${tipCoinbaseScriptHash(stack, values.coin, values.net)}`);
   console.log(
     `ready in ${seconds}s: ${values.coin} ${values.net} at height ${stack.simNode.tipHeight()}, ` +
       `Electrum over WebSocket at ${stack.wsUrl}`
