@@ -55,7 +55,11 @@ describe('push notifications at scale', () => {
   it('notifies exactly the affected sessions, once per touched hash', async () => {
     const scripts = Array.from({ length: SESSIONS }, () => freshScripts(SUBS_PER_SESSION));
     const hashes = scripts.map((list) => list.map(walletScriptHash));
-    wallets = await openSubscribers(stack.wsUrl, hashes);
+    wallets = await openSubscribers(stack.wsUrl, hashes).catch((error: unknown) => {
+      const errors = logs.filter((line) => /"level":"error"|ERROR/.test(line));
+      console.error(errors.slice(-10).join('\n'));
+      throw error;
+    });
     expect(wallets.filter((wallet) => wallet !== undefined)).toHaveLength(SESSIONS);
 
     // Sessions 0..89 get their first script paid, 90..94 their first two.

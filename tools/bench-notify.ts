@@ -313,6 +313,7 @@ async function measureBlock(stack: Stack, options: BenchOptions, s: Subscribed, 
   // A moment more, so that extra notifications are counted too.
   await new Promise((done) => setTimeout(done, 500));
   const commitMs = s.commitMsByHeight.get(height) ?? Number.NaN;
+  const blockMs: number[] = [];
   s.wallets.forEach((wallet, i) => {
     const fresh = wallet.notifications.slice(before[i] ?? 0);
     out.missing += Math.max(0, wanted(i) - fresh.length);
@@ -320,9 +321,12 @@ async function measureBlock(stack: Stack, options: BenchOptions, s: Subscribed, 
     for (const item of fresh) {
       const list = item.method === HEADERS_SUBSCRIBE ? out.headersMs : out.scripthashMs;
       list.push(item.atMs - commitMs);
+      blockMs.push(item.atMs - commitMs);
     }
   });
-  console.log(`block ${height}: ${touched.length} script hashes touched`);
+  blockMs.sort((a, b) => a - b);
+  const [p50, max] = [percentile(blockMs, 0.5), blockMs.at(-1) ?? Number.NaN];
+  console.log(`block ${height}: ${touched.length} hashes touched, p50 ${p50} ms, max ${max} ms`);
 }
 
 function report(latencies: Latencies, options: BenchOptions): boolean {

@@ -22,6 +22,17 @@ const RETRY_MAX_MS = 60_000;
 const MAX_WAKE_ATTEMPTS = 16;
 const RETRIES_PER_ALARM = 256;
 
+/** How one wake went, recorded once the fan-out is over. */
+interface WakeOutcome {
+  session: string;
+  result: 'taken' | 'gone' | 'failed';
+  /** The session's retry row before this wake, if it was behind. */
+  earlier: BehindSession | undefined;
+  /** On failure: it missed the changes after this seq. */
+  afterSeq: number;
+  all: boolean;
+}
+
 /** What one notice batch asks of each affected session. */
 interface WakePlan {
   hashxes: Map<string, Set<string>>;
@@ -173,7 +184,6 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     }
   }
 
-  // Wakes every planned session; returns how many failed (they are queued for the alarm).
   // The statuses of every planned script hash: as the notices carry them, else in one read;
   // null (each session reads its own) if the read fails.
   async #statuses(plan: WakePlan, notices: Notice[]): Promise<Map<string, string | null> | null> {
@@ -191,6 +201,9 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     }
   }
 
+  // Wakes every planned session; returns how many failed (they are queued for the alarm).
+  // TODO(scale): a deployed Worker counts each wake as a subrequest of this invocation; a shard
+  // with more affected sessions than the account's subrequest limit needs its fan-out split.
   async #wakeAll(plan: WakePlan, notices: Notice[], tip: TipNotice | null, missedAfter: number) {
     const seq = notices.at(-1)?.seq ?? missedAfter;
     const sessions = [...new Set([...plan.hashxes.keys(), ...plan.all])];
@@ -198,7 +211,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     const readStartedMs = Date.now();
     const statuses = await this.#statuses(plan, notices);
     this.#readMs = Date.now() - readStartedMs;
-    let failed = 0;
+    const outcomes: WakeOutcome[] = [];
     await forEachLimited(sessions, WAKE_CONCURRENCY, async (session) => {
       const earlier = behind.get(session);
       const hashxes = [...(plan.hashxes.get(session) ?? [])];
@@ -211,28 +224,36 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         all: plan.all.has(session) || earlier?.all === true,
         commitMs: notices.at(-1)?.commitMs ?? null,
       };
-      const ok = await this.#wake(session, wake);
-      if (ok) return;
-      failed += 1;
+      const result = await this.#wake(session, wake);
       const afterSeq = Math.min(earlier?.afterSeq ?? missedAfter, missedAfter);
-      this.#retryLater(earlier, session, afterSeq, wake.all);
+      outcomes.push({ session, result, earlier, afterSeq, all: wake.all });
     });
+    // Recorded only now: a write during the fan-out would hold the wakes still to go behind the
+    // output gate until it is durable.
+    for (const outcome of outcomes) this.#record(outcome);
+    const failed = outcomes.filter((outcome) => outcome.result === 'failed').length;
     if (failed > 0) await this.#armAlarm();
     return failed;
   }
 
-  // True when the session took the wake (or is gone and was forgotten); false to retry later.
-  async #wake(session: string, wake: SessionWake): Promise<boolean> {
+  // What a wake came to: taken, gone (no WebSocket left), or failed (retry later).
+  async #wake(session: string, wake: SessionWake): Promise<WakeOutcome['result']> {
     try {
       const stub = this.env.SESSION.get(this.env.SESSION.idFromString(session));
       const result = await stub.notify(wake);
-      if ('gone' in result) this.#store.forget(session);
-      else if (wake.afterSeq !== null || wake.all) this.#store.clearBehind(session);
-      return true;
+      return 'gone' in result ? 'gone' : 'taken';
     } catch (error) {
       this.#log.warn('hub_wake_failed', { session: session.slice(0, 16), ...describeError(error) });
-      return false;
+      return 'failed';
     }
+  }
+
+  #record(outcome: WakeOutcome): void {
+    const { session, earlier } = outcome;
+    if (outcome.result === 'gone') this.#store.forget(session);
+    else if (outcome.result === 'failed') {
+      this.#retryLater(earlier, session, outcome.afterSeq, outcome.all);
+    } else if (earlier !== undefined) this.#store.clearBehind(session);
   }
 
   #retryLater(earlier: BehindSession | undefined, session: string, afterSeq: number, all: boolean) {
@@ -255,6 +276,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
   override async alarm(): Promise<void> {
     const state = this.#store.state();
     const due = this.#store.dueBehind(Date.now(), RETRIES_PER_ALARM);
+    const outcomes: WakeOutcome[] = [];
     await forEachLimited(due, WAKE_CONCURRENCY, async (entry) => {
       const wake: SessionWake = {
         seq: state.seq,
@@ -265,10 +287,11 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         all: entry.all,
         commitMs: null,
       };
-      if (!(await this.#wake(entry.session, wake))) {
-        this.#retryLater(entry, entry.session, entry.afterSeq, entry.all);
-      }
+      const result = await this.#wake(entry.session, wake);
+      const { session, afterSeq, all } = entry;
+      outcomes.push({ session, result, earlier: entry, afterSeq, all });
     });
+    for (const outcome of outcomes) this.#record(outcome);
     await this.#armAlarm();
   }
 }
