@@ -133,6 +133,29 @@ describe('push notifications', () => {
     for (const socket of [subscriber, bystander, watcher]) socket.close();
   }, 90_000);
 
+  it('tells a session that watches both the tip and a paid script of each new tip once', async () => {
+    const [paid] = freshScripts(1);
+    if (paid === undefined) throw new Error('no scripts');
+    const paidHash = walletScriptHash(paid);
+    const both = await wallet();
+    await both.call(HEADERS, []);
+    expect(await both.call(SCRIPTHASH, [paidHash])).toBeNull();
+    for (let block = 1; block <= 3; block++) {
+      stack.simNode.mine({ payToScript: paid });
+      await both.waitForCount(2 * block, NOTIFY_TIMEOUT_MS);
+      await quiet();
+      // The headers hub and the script hash's hub both wake the session for the same block.
+      const headerNotices = both.notifications.filter((item) => item.method === HEADERS);
+      const height = stack.simNode.tipHeight();
+      expect(headerNotices).toHaveLength(block);
+      expect(headerNotices.at(-1)?.params).toEqual([
+        { hex: stack.simNode.blockHex(height).slice(0, 160), height },
+      ]);
+      expect(both.notifications.filter((item) => item.method === SCRIPTHASH)).toHaveLength(block);
+    }
+    both.close();
+  }, 90_000);
+
   it('stops notifying after unsubscribe and after the session closes', async () => {
     const [first, second] = freshScripts(2);
     if (first === undefined || second === undefined) throw new Error('no scripts');

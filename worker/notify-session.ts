@@ -83,6 +83,9 @@ export class SessionNotifier {
   readonly #log: Logger;
   readonly #registrar: HubRegistrar;
   #index: NotifyIndex | null = null;
+  // The last tip announced by this instance: wakes from several hubs can run before the
+  // deferred write of the previous announcement lands, and must not announce it again.
+  #announced: Announced | null = null;
   // Status checks run one at a time, so a slow read can never overwrite a newer one's result.
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -250,11 +253,13 @@ export class SessionNotifier {
       return;
     }
     out.tip = tip;
+    this.#announced = tip;
     const frame = encodeNotification(HEADERS_METHOD, [{ hex: tip.headerHex, height: tip.height }]);
     out.add(frame, () => this.#saveTip(tip));
   }
 
   #lastTip(): Announced | null {
+    if (this.#announced !== null) return this.#announced;
     const sql = 'SELECT seq, header_hex FROM notify_tip';
     const row = this.#ctx.storage.sql.exec(sql).toArray()[0];
     return row === undefined ? null : { seq: Number(row.seq), headerHex: String(row.header_hex) };
@@ -269,6 +274,7 @@ export class SessionNotifier {
   }
 
   #saveTip(tip: Announced): void {
+    if (this.#announced === null || tip.seq >= this.#announced.seq) this.#announced = tip;
     this.#ctx.storage.sql.exec(
       'INSERT OR REPLACE INTO notify_tip (id, seq, header_hex) VALUES (0, ?, ?)',
       tip.seq,

@@ -251,10 +251,12 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     const shortReason = reason.slice(0, 120);
     const log = this.#logger(state.sessionId);
     log.info('session_close', { code, reason: shortReason, ageMs });
+    // Answer the close frame at once: the runtime's automatic reply (compatibility date
+    // 2026-04-07) did not reach clients under wrangler dev, which then waited ~10 s for a 1006.
+    answerClose(ws, code, shortReason);
     await this.#notifications(log).forget();
     await this.#limitsOf(state.sessionId).close();
     await this.#statsOf(state.sessionId).report(true);
-    // Since compatibility date 2026-04-07 the runtime answers the close frame itself.
     await this.ctx.storage.deleteAll();
   }
 
@@ -288,5 +290,16 @@ function decodeMessage(message: string | ArrayBuffer): string | null {
     return utf8.decode(message);
   } catch {
     return null;
+  }
+}
+
+/** Echoes a client's close; codes a server may not send (1005, 1006, 1015) become 1000. */
+function answerClose(ws: WebSocket, code: number, reason: string): void {
+  const reserved = code === 1005 || code === 1006 || code === 1015;
+  const sendable = !reserved && ((code >= 1000 && code <= 1014) || (code >= 3000 && code <= 4999));
+  try {
+    ws.close(sendable ? code : 1000, reason);
+  } catch {
+    // Already closed by the runtime: nothing left to answer.
   }
 }
