@@ -51,13 +51,20 @@ function readConfig(): IndexerConfig {
 }
 
 // First signal: finish the transaction in progress, close, exit 0. A second one: leave at once
-// (SQLite's journal keeps the file at the last commit).
+// (SQLite's journal keeps the file at the last commit). Ctrl-C under `npm run` delivers SIGINT
+// twice within milliseconds (the terminal's process group, then npm forwarding it), so a repeat
+// inside SIGNAL_REPEAT_MS counts as the same request.
+const SIGNAL_REPEAT_MS = 1_000;
+
 function stopOnSignals(controller: AbortController): void {
+  let firstSignalAtMs = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
+      if (Date.now() - firstSignalAtMs < SIGNAL_REPEAT_MS) return;
       log.warn('forced_exit', { signal });
       process.exit(EXIT_FAILED);
     }
+    firstSignalAtMs = Date.now();
     log.info('stopping', { signal });
     controller.abort();
   };
