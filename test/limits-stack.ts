@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { build } from 'esbuild';
 import WebSocket from 'ws';
 import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import { writeWalletAssets } from '../tools/build-page.ts';
 
 const PROJECT_DIR = resolve(import.meta.dirname, '..');
 const WRANGLER_CLI = join(PROJECT_DIR, 'node_modules/wrangler/wrangler-dist/cli.js');
@@ -100,6 +101,8 @@ export function buildSyntheticIndex(dbPath: string, bigHistory: number): Synthet
  * changes, and other engineers edit worker/ while tests run: a snapshot keeps the run stable.
  */
 export async function snapshotWorker(dir: string): Promise<string> {
+  // The wallet page module is generated (wrangler's [build] makes it; this bundle bypasses that).
+  await writeWalletAssets();
   await build({
     entryPoints: [join(PROJECT_DIR, 'worker/index.ts')],
     outfile: join(dir, 'worker.js'),
