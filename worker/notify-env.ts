@@ -31,8 +31,8 @@ export interface SessionRpc extends Rpc.DurableObjectBranded {
 }
 
 /**
- * What the notification path adds to the Worker's env (wrangler.toml).
- * TODO(cleanup): fold into worker/env.ts once the lead merges the bindings of parallel tasks.
+ * What the notification path adds to the Worker's env (wrangler.toml); kept beside the code that
+ * uses it, as worker/limits/limits-env.ts is, and joined with Env where both are needed.
  */
 export interface NotifyEnv {
   /** Hub Durable Objects, one per shard, named by notify-wire hubName(). */
