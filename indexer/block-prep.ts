@@ -1,4 +1,4 @@
-// A block reduced to what the index writes, in flat typed arrays that cross threads without copying.
+// A block reduced to what the index writes, in flat typed arrays that cross threads uncopied.
 import type { Block } from '../core/block.ts';
 import type { Coin } from '../core/coins.ts';
 import { isUnspendable, pushRefs, scriptHash } from '../core/script.ts';

@@ -138,6 +138,10 @@ export class FlushOutputs {
     return (word ^ Math.imul(vout + 1, 0x9e3779b1)) >>> 0;
   }
 
+  private sameOutpoint(other: number, slot: number, vout: number): boolean {
+    return this.vouts[other] === vout && this.sameTxid(other, this.txids, slot * TXID_BYTES);
+  }
+
   private sameTxid(slot: number, bytes: Uint8Array, at: number): boolean {
     const base = slot * TXID_BYTES;
     for (let i = 0; i < TXID_BYTES; i++) if (this.txids[base + i] !== bytes[at + i]) return false;
@@ -153,9 +157,8 @@ export class FlushOutputs {
     for (; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) break;
-      const other = entry - 1;
-      if (entry > 0 && this.vouts[other] === vout && this.sameTxid(other, this.txids, slot * TXID_BYTES)) {
-        this.spent[other] = 1;
+      if (entry > 0 && this.sameOutpoint(entry - 1, slot, vout)) {
+        this.spent[entry - 1] = 1;
         this.live -= 1;
         break;
       }

@@ -31,7 +31,8 @@ export function runParseJob(job: ParseJob, coin: Coin): ParseReply {
   // second walk over megabytes.
   const decoded = Buffer.from(bytes.buffer).write(hex, 'hex');
   if (hex.length % 2 !== 0 || decoded !== bytes.length) {
-    return { id, error: { kind: 'hex', message: `${hashHex}: non-hex at character ${2 * decoded}` } };
+    const message = `${hashHex}: odd length or non-hex at character ${2 * decoded}`;
+    return { id, error: { kind: 'hex', message } };
   }
   try {
     return { id, prepared: prepareBlock(verifyBlock(bytes, height, hashHex, coin), coin) };

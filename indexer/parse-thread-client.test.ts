@@ -48,7 +48,8 @@ describe('BlockParser', () => {
       ]);
       expect(plain(onThread)).toEqual(plain(here));
       const first = onThread.raw.subarray(onThread.txBounds[0], onThread.txBounds[1]);
-      const txid = createHash('sha256').update(createHash('sha256').update(first).digest()).digest();
+      const once = createHash('sha256').update(first).digest();
+      const txid = createHash('sha256').update(once).digest();
       expect(Buffer.from(onThread.txids.subarray(0, 32)).equals(txid)).toBe(true);
     }
   });

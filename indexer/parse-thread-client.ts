@@ -8,10 +8,10 @@ import { runParseJob, type ParseJob, type ParseReply } from './parse-job.ts';
 import type { ParseThreadData } from './parse-thread.ts';
 
 const THREAD_MODULE = new URL('./parse-thread.ts', import.meta.url);
-// The thread holds a few blocks at a time and makes only short-lived garbage; V8's default young
-// generation would let it grow by tens of megabytes before a scavenge (DESIGN §8: flat memory).
+// The thread holds a few blocks at a time and makes only short-lived garbage: a young generation
+// smaller than V8's default keeps its share of the process's RSS down (DESIGN §8: < 500 MB).
 const THREAD_LIMITS: ResourceLimits = {
-  maxYoungGenerationSizeMb: 32,
+  maxYoungGenerationSizeMb: 16,
 };
 
 /**
@@ -54,7 +54,8 @@ interface Waiting {
 /**
  * Prepares blocks (hex decode, parse, txids, merkle check, script hashes) on a worker thread, so
  * that with two cores the SQLite writes on the main thread never wait for hashing; or inline,
- * when `threaded` is false. The thread starts on first use and never keeps the process alive.
+ * when `threaded` is false. The thread starts on first use and keeps the process alive only while
+ * a job is out.
  */
 export class BlockParser {
   private readonly coin: Coin;
@@ -82,8 +83,12 @@ export class BlockParser {
       }
     }
     return new Promise((resolve, reject) => {
+      const worker = this.thread();
+      // Referenced while a job is out, so the process waits for its reply; idle, it never keeps
+      // the process alive.
+      if (this.waiting.size === 0) worker.ref();
       this.waiting.set(job.id, { height, hashHex, resolve, reject });
-      this.thread().postMessage(job);
+      worker.postMessage(job);
     });
   }
 
@@ -111,6 +116,7 @@ export class BlockParser {
     const waiting = this.waiting.get(reply.id);
     if (waiting === undefined) return;
     this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker?.unref();
     try {
       waiting.resolve(settle(reply, waiting.height, waiting.hashHex));
     } catch (error) {

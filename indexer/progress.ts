@@ -21,11 +21,6 @@ const BAR_REDRAW_MS = 250;
 const BAR_WIDTH = 30;
 const MIB = 1_048_576;
 
-function expMem(): Record<string, number> {
-  const m = process.memoryUsage();
-  return { heap_total: Math.round(m.heapTotal / MIB), heap_used: Math.round(m.heapUsed / MIB), external: Math.round(m.external / MIB), ab: Math.round(m.arrayBuffers / MIB) };
-}
-
 /** "1h02m", "3m20s", "45s": the ETA as people read it. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
@@ -94,7 +89,8 @@ export class SyncProgress {
 
   private rates(ms: number, height: number, since: Mark): { txPerS: number; blocksPerS: number } {
     const seconds = Math.max((ms - since.ms) / 1000, 1e-3);
-    return { txPerS: (this.txs - since.txs) / seconds, blocksPerS: (height - since.height) / seconds };
+    const txPerS = (this.txs - since.txs) / seconds;
+    return { txPerS, blocksPerS: (height - since.height) / seconds };
   }
 
   private logLine(ms: number, height: number, tipHeight: number, since: Mark): void {
@@ -107,7 +103,6 @@ export class SyncProgress {
       blocks_per_s: Math.round(blocksPerS * 10) / 10,
       eta_s: etaS === null ? null : Math.round(etaS),
       rss_mb: Math.round(process.memoryUsage().rss / MIB),
-      ...(process.env['EXP_MEM'] === '1' ? expMem() : {}),
     });
   }
 

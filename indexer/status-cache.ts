@@ -83,7 +83,8 @@ export class FlushTxs {
     const i = txNum - this.firstTxNum;
     if (i < 0 || i >= this.count) throw new RangeError(`tx ${txNum} is not in this flush`);
     const txid = this.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-    return this.scratch.subarray(0, writeStatusEntryText(this.scratch, 0, txid, this.heights[i] ?? 0));
+    const end = writeStatusEntryText(this.scratch, 0, txid, this.heights[i] ?? 0);
+    return this.scratch.subarray(0, end);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Coin } from '../core/coins.ts';
 import type { PreparedBlock } from './block-prep.ts';
 import { BlockError } from './block-verify.ts';
 import { BlockWriter } from './block-writer.ts';
+import { BackgroundCheckpointer } from './checkpoint-thread.ts';
 import { DaemonRpcError, DaemonStoppedError, type Daemon } from './daemon.ts';
 import type { IndexDb } from './db.ts';
 import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
@@ -50,7 +51,7 @@ export interface SyncObserver {
   committed?(commit: SyncCommit): void;
 }
 
-const DEFAULT_FETCH_BLOCKS = 16;
+const DEFAULT_FETCH_BLOCKS = 8;
 
 interface Unlinked {
   block: PreparedBlock;
@@ -82,6 +83,7 @@ export class Sync {
   private readonly o: SyncOptions;
   private readonly writer: BlockWriter;
   private readonly parser: BlockParser;
+  private checkpointer: BackgroundCheckpointer | null = null;
   private readonly progress = new SyncProgress({ bar: process.stderr });
   private readonly fetchBlocks: number;
   private flushOpen = false;
@@ -105,11 +107,14 @@ export class Sync {
    * must stop); node outages are retried inside the daemon client.
    */
   async run(): Promise<void> {
+    this.checkpointer = BackgroundCheckpointer.start(this.o.db);
     try {
       await this.loop();
     } finally {
       this.progress.finish();
       await this.parser.close();
+      await this.checkpointer?.close();
+      this.checkpointer = null;
     }
   }
 
@@ -286,6 +291,7 @@ export class Sync {
     try {
       this.writer.endFlush();
       db.sqlite.exec('COMMIT');
+      this.checkpointer?.request();
     } catch (error) {
       if (db.sqlite.inTransaction) db.sqlite.exec('ROLLBACK');
       throw error;

@@ -1,7 +1,15 @@
-// `npm run bench:index`: indexes a generated 1M-tx chain from a simulated node and prints the speed.
+// `npm run bench:index`: indexes a generated 1M-tx chain from a simulated node; prints the speed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -105,7 +113,11 @@ function followJson(child: ChildProcess, onEvent: (event: LogEvent) => void, tai
   }
 }
 
-function startChild(args: string[], env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+function startChild(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = []
+): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...args], {
     cwd: PROJECT_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,7 +134,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startNodeProcess(chain: string, coin: Coin): Promise<{ child: ChildProcess; url: string }> {
+async function startNodeProcess(
+  chain: string,
+  coin: Coin
+): Promise<{ child: ChildProcess; url: string }> {
   const child = startChild(['tools/bench-index.ts', '--serve', chain, '--coin', coin.name], {});
   const tail: string[] = [];
   const url = await new Promise<string>((done, fail) => {
@@ -136,7 +151,8 @@ async function startNodeProcess(chain: string, coin: Coin): Promise<{ child: Chi
 function memoryMib(pid: number): { hwm: number; rss: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    const kib = (name: string): number =>
+      Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
     return { hwm: kib('VmHWM') / 1024, rss: kib('VmRSS') / 1024 };
   } catch {
     return { hwm: 0, rss: 0 };
@@ -168,7 +184,9 @@ function readHeight(dbPath: string): number {
   try {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
-      const row = db.prepare('SELECT height FROM chain_state WHERE id = 0').get() as { height: number } | undefined;
+      const row = db.prepare('SELECT height FROM chain_state WHERE id = 0').get() as
+        | { height: number }
+        | undefined;
       return row?.height ?? -1;
     } finally {
       db.close();
@@ -217,14 +235,16 @@ function indexerEnv(url: string, coin: Coin, dir: string, values: Values): Recor
     ALLOW_ROOT: process.getuid?.() === 0 ? '1' : '',
   };
   if (values['flush-blocks'] !== undefined) env.FLUSH_BLOCKS = values['flush-blocks'];
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('EXP_') && value !== undefined) env[key] = value;
-  }
   return env;
 }
 
 /** Runs the indexer to the node's tip, sampling memory, CPU and the index height. */
-async function runIndexer(url: string, coin: Coin, tip: number, values: Values): Promise<RunResult> {
+async function runIndexer(
+  url: string,
+  coin: Coin,
+  tip: number,
+  values: Values
+): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-index-'));
   const dbPath = join(dir, 'index.db');
   const profDir = values['cpu-prof'];
@@ -263,8 +283,9 @@ async function runIndexer(url: string, coin: Coin, tip: number, values: Values):
       cpu = cpuSeconds(pid) || cpu;
       mainCpu = cpuSeconds(pid, pid) || mainCpu;
       const height = readHeight(dbPath);
-      while (rssAtQuarters.length < quarters.length && height >= (quarters[rssAtQuarters.length] ?? 0)) {
+      for (let next = quarters[rssAtQuarters.length]; next !== undefined && height >= next; ) {
         rssAtQuarters.push(memory.rss);
+        next = quarters[rssAtQuarters.length];
       }
     }
     const seconds = (Date.now() - seen.startedMs) / 1000;
@@ -306,7 +327,8 @@ async function bench(values: Values): Promise<void> {
   const blocks = wholeNumber(values.blocks, 'blocks');
   const txs = wholeNumber(values.txs, 'txs');
   const seed = wholeNumber(values.seed, 'seed');
-  const chain = cachedChain(coin, blocks, txs, seed, values.cache ?? join(PROJECT_DIR, 'tmp/bench'));
+  const cacheDir = values.cache ?? join(PROJECT_DIR, 'tmp/bench');
+  const chain = cachedChain(coin, blocks, txs, seed, cacheDir);
   const totalTxs = countTxs(chain);
   console.log(`chain ${chain}: ${blocks} blocks, ${totalTxs} txs; sim node in its own process`);
   const node = await startNodeProcess(chain, coin);
@@ -319,15 +341,16 @@ async function bench(values: Values): Promise<void> {
     const perCpu = Math.round(totalTxs / result.cpuSeconds).toLocaleString('en-US');
     const perMain = Math.round(totalTxs / result.mainThreadCpuSeconds).toLocaleString('en-US');
     console.log(JSON.stringify({ indexer_caught_up: result.caughtUp }));
-    console.log(`indexed ${totalTxs.toLocaleString('en-US')} txs in ${result.seconds.toFixed(1)} s`);
+    const seconds = result.seconds.toFixed(1);
+    console.log(`indexed ${totalTxs.toLocaleString('en-US')} txs in ${seconds} s`);
     console.log(`  ${rate(totalTxs)} tx/s, ${rate(blocks)} blocks/s (wall clock)`);
     console.log(
-      `  indexer CPU ${result.cpuSeconds.toFixed(1)} s, all threads (${perCpu} tx per CPU-second); ` +
-        `main thread ${result.mainThreadCpuSeconds.toFixed(1)} s (${perMain} tx per CPU-second)`
+      `  indexer CPU ${result.cpuSeconds.toFixed(1)} s, all threads (${perCpu} tx/CPU-second); ` +
+        `main thread ${result.mainThreadCpuSeconds.toFixed(1)} s (${perMain} tx/CPU-second)`
     );
     console.log(
-      `  sim node CPU ${nodeCpu.toFixed(1)} s; load average ${loadBefore} before, ${loadAverage()} ` +
-        'after (other processes on the machine slow the wall clock, not the CPU figures)'
+      `  sim node CPU ${nodeCpu.toFixed(1)} s; load average ${loadBefore} before, ` +
+        `${loadAverage()} after (other processes slow the wall clock, not the CPU figures)`
     );
     console.log(`  peak RSS (VmHWM) ${result.peakMib.toFixed(0)} MiB`);
     const quarters = result.rssAtQuarters.map((mib, i) => `${25 * (i + 1)}%: ${mib.toFixed(0)}`);

@@ -7,7 +7,7 @@ import { openChainWriter } from './chain-binary.ts';
 import { ChainGenerator, type ChainGeneratorOptions } from './chain-generator.ts';
 import { callNode } from './sim-node-client.ts';
 
-const USAGE = `usage: npm run chain:generate -- --blocks N --txs M (--out FILE | --url URL) [options]
+const USAGE = `usage: npm run chain:generate -- --blocks N --txs M (--out FILE | --url URL) [...]
 
 Generates a deterministic chain of regtest-difficulty blocks of wallet-like transactions
 (P2PKH, P2SH, OP_RETURN; Radiant NFT/FT refs and version-3 txs; Bitcoin P2WPKH), with spends
@@ -45,16 +45,23 @@ const OPTIONS = {
 
 const SIM_NODE_BATCH_BLOCKS = 20;
 
-function numberOption(text: string | undefined, name: string, integer: boolean): number | undefined {
+function numberOption(
+  text: string | undefined,
+  name: string,
+  integer: boolean
+): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+  const valid = text.trim() !== '' && Number.isFinite(value) && value >= 0;
+  if (!valid || (integer && !Number.isInteger(value))) {
     throw new Error(`--${name} must be a ${integer ? 'whole ' : ''}number >= 0, got "${text}"`);
   }
   return value;
 }
 
-function generatorOptions(values: ReturnType<typeof parse>['values'], coin: Coin): ChainGeneratorOptions {
+type Values = ReturnType<typeof parse>['values'];
+
+function generatorOptions(values: Values, coin: Coin): ChainGeneratorOptions {
   const blocks = numberOption(values.blocks, 'blocks', true);
   const txsPerBlock = numberOption(values.txs, 'txs', true);
   if (blocks === undefined || txsPerBlock === undefined) {
@@ -81,7 +88,8 @@ async function streamToNode(url: string, generator: ChainGenerator, coin: Coin):
   const ours = hashToHex(coin.headerHash(genesis.subarray(0, 80)));
   const tip = await callNode(url, 'getblockcount');
   if (nodeGenesis !== ours || tip !== 0) {
-    throw new Error(`the node must hold only genesis ${ours} (it has ${String(nodeGenesis)}, tip ${String(tip)})`);
+    const theirs = `it has ${String(nodeGenesis)}, tip ${String(tip)}`;
+    throw new Error(`the node must hold only genesis ${ours} (${theirs})`);
   }
   let batch: string[] = [];
   let sent = 0;
@@ -125,7 +133,8 @@ async function main(): Promise<void> {
   } finally {
     writer.close();
   }
-  console.log(`wrote ${count} blocks (genesis included) to ${values.out} in ${Date.now() - started} ms`);
+  const ms = Date.now() - started;
+  console.log(`wrote ${count} blocks (genesis included) to ${values.out} in ${ms} ms`);
 }
 
 main().catch((error: unknown) => {

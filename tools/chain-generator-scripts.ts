@@ -44,7 +44,7 @@ export function nftScript(ref: Uint8Array, hash160: Uint8Array): Uint8Array {
   );
 }
 
-/** Radiant FT-style output (DESIGN §3): P2PKH, OP_STATESEPARATOR, OP_PUSHINPUTREF <ref>, covenant. */
+/** Radiant FT-style output (DESIGN §3): P2PKH, OP_STATESEPARATOR, OP_PUSHINPUTREF <ref>, tail. */
 export function ftScript(ref: Uint8Array, hash160: Uint8Array): Uint8Array {
   return concatBytes(
     p2pkhScript(hash160),
@@ -126,9 +126,10 @@ function radiantTestnetGenesis(): Uint8Array {
   const text = new TextEncoder().encode('This is a Radiant testing block');
   const scriptSig = concatBytes(hexToBytes('04ffff001d0104'), push(text));
   const genesisKey = hexToBytes('4f9ab47a237441c0dc61dcd39fd92709f281b033');
+  const sequence = 0xffffffff;
   const coinbase = serializeTx({
     version: 1,
-    inputs: [{ prevTxid: new Uint8Array(32), prevVout: 0xffffffff, script: scriptSig, sequence: 0xffffffff }],
+    inputs: [{ prevTxid: new Uint8Array(32), prevVout: 0xffffffff, script: scriptSig, sequence }],
     outputs: [{ value: 50_000n * 100_000_000n, script: p2pkhScript(genesisKey) }],
     locktime: 0,
   });

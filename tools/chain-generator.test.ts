@@ -88,7 +88,7 @@ describe('ChainGenerator', () => {
     expect(ref.txs.size).toBe(SMALL.blocks + (SMALL.blocks - 1) * SMALL.txsPerBlock);
   });
 
-  it('writes Radiant refs, version-3 txs, OP_RETURN data and spends of later txs in a block', () => {
+  it('writes Radiant refs, v3 txs, OP_RETURN data and spends of later txs in a block', () => {
     const coin = getCoin('Radiant', 'regtest');
     const blocks = generate({ coin, ...SMALL });
     const ref = readReferenceChain(blocks, 'sha512_256d', rulesOf(coin));

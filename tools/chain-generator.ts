@@ -76,6 +76,8 @@ const FEE_SATS = 1_000n;
 const BLOCK_SPACING_SEC = 600;
 const BLOCK_VERSION = 0x20000000;
 const MAX_NONCE_TRIES = 1 << 20;
+const COINBASE_VOUT = 0xffffffff;
+const FINAL = 0xffffffff;
 
 function pickWeighted(weights: readonly number[], random: SeededRandom): number {
   let u = random.next();
@@ -200,7 +202,7 @@ export class ChainGenerator {
     const script = concatBytes(heightPush(height), Uint8Array.of(8), this.random.bytes(8));
     const spec: TxSpec = {
       version: 1,
-      inputs: [{ prevTxid: new Uint8Array(32), prevVout: 0xffffffff, script, sequence: 0xffffffff }],
+      inputs: [{ prevTxid: new Uint8Array(32), prevVout: COINBASE_VOUT, script, sequence: FINAL }],
       outputs: [{ value, script: outputScript(kind, keyHash) }],
       locktime: 0,
     };
@@ -226,7 +228,8 @@ export class ChainGenerator {
   private buildPayment(): BuiltTx | null {
     if (this.spendable() === 0) return null;
     const fanOut = this.spendable() < FAN_OUT_BELOW;
-    const inputCount = fanOut ? 1 : Math.min(pickWeighted(INPUT_COUNT_WEIGHTS, this.random), this.spendable());
+    const wanted = fanOut ? 1 : pickWeighted(INPUT_COUNT_WEIGHTS, this.random);
+    const inputCount = Math.min(wanted, this.spendable());
     const spent: Coinlet[] = [];
     for (let i = 0; i < inputCount; i++) spent.push(this.takeInput());
     const outputCount = fanOut ? FAN_OUT_OUTPUTS : pickWeighted(OUTPUT_COUNT_WEIGHTS, this.random);
@@ -267,7 +270,9 @@ export class ChainGenerator {
     const raw = serializeTx(spec);
     const txid = this.txidOf(spec, raw);
     outputs.forEach(({ value, kind, ref }, vout) => {
-      this.blockOutputs.push(ref === undefined ? { txid, vout, value, kind } : { txid, vout, value, kind, ref });
+      const coin: Coinlet = { txid, vout, value, kind };
+      if (ref !== undefined) coin.ref = ref;
+      this.blockOutputs.push(coin);
     });
     return { raw, txid, fee };
   }
