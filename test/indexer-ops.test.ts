@@ -1,6 +1,5 @@
 // End to end: the indexer's operations on a simulated node: unsafe starts refused, metrics scraped
 // during a sync, every admin command through `./bin/electrum-edge.js rpc`, no secret in any line.
-import { spawn } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -21,6 +20,7 @@ import {
   type IndexerRun,
 } from './indexer-support.ts';
 import { readReferenceChain } from './support/reference-chain.ts';
+import { runCli } from './support/run-cli.ts';
 
 const coin = getCoin('BitcoinCash', 'regtest');
 const CHAIN = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
@@ -33,31 +33,8 @@ const NOTIFY_SECRET = 'notify-secret-6a8c0e2f4b';
 const ROOT_ENV: Record<string, string> = process.getuid?.() === 0 ? { ALLOW_ROOT: '1' } : {};
 const SECRETS = [NODE_PASSWORD, RPC_PASSWORD, WORKER_TOKEN, NOTIFY_SECRET, TEST_TOKEN];
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `./bin/electrum-edge.js rpc ...` with only the given environment (plus PATH). */
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(PROJECT_DIR, 'bin/electrum-edge.js'), ...args], {
-      cwd: PROJECT_DIR,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+/** `./bin/electrum-edge.js ...` with only the given environment (plus PATH). */
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env, 30_000);
 
 function scrape(port: number): Promise<string> {
   return new Promise((done, fail) => {

@@ -1,42 +1,19 @@
 // End to end: the electrum-edge launcher and its `rpc` client against a real admin RPC server.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../cli/io.ts';
 import { main } from '../cli/main.ts';
 import { RpcError } from '../core/protocol/errors.ts';
 import { startAdminRpc, type AdminRpcServer } from '../indexer/admin-rpc.ts';
+import { runCli } from './support/run-cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin/electrum-edge.js');
 const USER = 'cli-test-operator';
 const PASSWORD = 'cli-test-password-1b2c3d4e';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const childEnv = { PATH: process.env['PATH'] ?? '', ...env };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill(), 30_000);
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], env: Record<string, string>) => runCli(args, env, 30_000);
 
 describe('electrum-edge rpc', () => {
   let server: AdminRpcServer;
