@@ -1,7 +1,9 @@
 // An independent ledger for status checks, written for tests only: its own parser for legacy
 // blocks and txs, its own script hash (with Radiant's ref zeroing, DESIGN §3), and every script
-// hash's status over confirmed then mempool entries, all with node:crypto and nothing from core/.
+// hash's status over confirmed then mempool entries, all with node:crypto and nothing from core/
+// (the byte cursor is the test reference reader's).
 import { createHash } from 'node:crypto';
+import { Cursor } from './reference-chain.ts';
 
 interface LedgerTx {
   txid: string;
@@ -13,26 +15,8 @@ interface LedgerTx {
 const sha256 = (data: Uint8Array): Buffer => createHash('sha256').update(data).digest();
 const displayHex = (hash: Uint8Array): string => Buffer.from(hash).reverse().toString('hex');
 
-class Reader {
-  at = 0;
-  constructor(private readonly bytes: Buffer) {}
-  take(n: number): Buffer {
-    if (this.at + n > this.bytes.length) throw new Error('ledger: truncated');
-    const out = this.bytes.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-  varint(): number {
-    const first = this.take(1)[0] ?? 0;
-    if (first < 0xfd) return first;
-    if (first === 0xfd) return this.take(2).readUInt16LE(0);
-    if (first === 0xfe) return this.take(4).readUInt32LE(0);
-    return Number(this.take(8).readBigUInt64LE(0));
-  }
-}
-
-function readTx(reader: Reader, bytes: Buffer): LedgerTx {
-  const start = reader.at;
+function readTx(reader: Cursor, bytes: Buffer): LedgerTx {
+  const start = reader.offset;
   reader.take(4);
   const inputs: LedgerTx['inputs'] = [];
   for (let n = reader.varint(); n > 0; n--) {
@@ -49,7 +33,7 @@ function readTx(reader: Reader, bytes: Buffer): LedgerTx {
     outputs.push(Buffer.from(reader.take(reader.varint())));
   }
   reader.take(4);
-  const txid = displayHex(sha256(sha256(bytes.subarray(start, reader.at))));
+  const txid = displayHex(sha256(sha256(bytes.subarray(start, reader.offset))));
   return { txid, inputs, outputs, values };
 }
 
@@ -126,7 +110,7 @@ export function ledgerHistories(
   blockHexes.forEach((hex, height) => {
     if (height === 0) return;
     const bytes = Buffer.from(hex, 'hex');
-    const reader = new Reader(bytes);
+    const reader = new Cursor(bytes);
     reader.take(80);
     const txs: LedgerTx[] = [];
     for (let n = reader.varint(); n > 0; n--) txs.push(readTx(reader, bytes));
@@ -138,7 +122,7 @@ export function ledgerHistories(
   });
   const pool = mempoolHexes.map((hex) => {
     const bytes = Buffer.from(hex, 'hex');
-    return readTx(new Reader(bytes), bytes);
+    return readTx(new Cursor(bytes), bytes);
   });
   const inPool = new Set(pool.map((tx) => tx.txid));
   pool.forEach(addOutputs);
@@ -182,7 +166,7 @@ export function ledgerStatuses(
 /** The coinbase of a block (display txid, value of output 0), read with this file's parser. */
 export function coinbaseOf(blockHex: string): { txid: string; value: bigint } {
   const bytes = Buffer.from(blockHex, 'hex');
-  const reader = new Reader(bytes);
+  const reader = new Cursor(bytes);
   reader.take(80);
   reader.varint();
   const tx = readTx(reader, bytes);

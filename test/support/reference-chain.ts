@@ -57,12 +57,12 @@ function displayHex(internal: Buffer): string {
   return Buffer.from(internal).reverse().toString('hex');
 }
 
-/** Minimal cursor over a buffer; throws on any read past the end. */
-class Cursor {
+/** Minimal cursor over a buffer; throws on any read past the end. Test readers share it. */
+export class Cursor {
   offset = 0;
   constructor(private readonly bytes: Buffer) {}
   take(n: number): Buffer {
-    if (this.offset + n > this.bytes.length) throw new Error('reference parser: truncated');
+    if (this.offset + n > this.bytes.length) throw new Error('test reader: truncated');
     const slice = this.bytes.subarray(this.offset, this.offset + n);
     this.offset += n;
     return slice;
