@@ -19,8 +19,8 @@ import {
 
 const coin = getCoin('BitcoinCash', 'regtest');
 const BASE = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
-// 120 blocks of 60 txs on top of the chain file: long enough to be killed mid-way.
-const CHAIN = growChain(coin, BASE, 120, 60);
+// 200 blocks of 60 txs on top of the chain file: long enough to be killed mid-way.
+const CHAIN = growChain(coin, BASE, 200, 60);
 const TIP = CHAIN.length - 1;
 const dirs: string[] = [];
 let node: SimNode;
@@ -75,9 +75,13 @@ describe('indexer killed mid-sync', () => {
       const passed = (e: Record<string, unknown>): boolean =>
         e.event === 'flushed' && Number(e.height) >= point.afterHeight;
       await run.waitFor(passed, 120_000);
+      // From here every node reply is held for seconds, so on any machine the indexer is still
+      // working through the blocks it has already fetched when the kill lands.
+      node.setFault('slow');
       if (point.delayMs > 0) await new Promise((done) => setTimeout(done, point.delayMs));
       run.kill('SIGKILL');
       expect((await run.exited).signal).toBe('SIGKILL');
+      node.setFault('none');
       heightsAtKill.push(expectWholeBlocks(dbPath));
     }
     // Each run got further than the one before, and none reached the tip.
