@@ -208,7 +208,8 @@ describe('bad blocks', () => {
     forged.set([0xfe, 0xff, 0xff, 0xff, 0xff], 80);
     const startMs = performance.now();
     expect(() => parseBlock(forged, bch)).toThrow(/block tx count 4294967295/);
-    expect(performance.now() - startMs).toBeLessThan(50);
+    // Work sized by the forged count would take seconds; the slack is for a loaded machine.
+    expect(performance.now() - startMs).toBeLessThan(500);
     const empty = new Uint8Array(81);
     empty.set(header);
     expect(() => parseBlock(empty, bch)).toThrow(/no transactions/);

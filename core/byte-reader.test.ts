@@ -74,6 +74,7 @@ describe('readCount', () => {
     expect(() => readCount(new ByteReader(bytes), 41, 'tx input')).toThrow(
       /tx input count 4294967295/
     );
-    expect(performance.now() - startMs).toBeLessThan(50);
+    // Work sized by the forged count would take seconds; the slack is for a loaded machine.
+    expect(performance.now() - startMs).toBeLessThan(500);
   });
 });

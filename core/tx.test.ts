@@ -141,7 +141,8 @@ describe('absurd counts', () => {
           const startMs = performance.now();
           expect(() => parseTx(tx, coin)).toThrow(ParseError);
           expect(() => parseTx(tx, coin)).toThrow(message);
-          expect(performance.now() - startMs).toBeLessThan(50);
+          // Work sized by the forged count would take seconds; the slack is for a loaded machine.
+          expect(performance.now() - startMs).toBeLessThan(500);
         }
       }
     }

@@ -28,6 +28,8 @@ class FakeWorker {
   workerTip: string | null = null;
   /** Statuses to answer the next POSTs with, before answering 200 again. */
   failNext: number[] = [];
+  /** Requests refused for a wrong secret (they are not recorded in `posts`). */
+  refused = 0;
   server: Server | null = null;
   url = '';
 
@@ -40,7 +42,10 @@ class FakeWorker {
           response.writeHead(status, { 'Content-Type': 'application/json' });
           response.end(JSON.stringify(body));
         };
-        if (request.headers.authorization !== `Bearer ${SECRET}`) return reply(401, {});
+        if (request.headers.authorization !== `Bearer ${SECRET}`) {
+          this.refused += 1;
+          return reply(401, {});
+        }
         if (request.method === 'GET') {
           return reply(200, { ok: true, seq: this.workerSeq, tip_hash: this.workerTip });
         }
@@ -299,7 +304,8 @@ describe('notifier', () => {
   it('keeps retrying with a wrong secret and sends nothing', async () => {
     commit(1);
     start({ secret: 'not-the-secret-at-all-0000' });
-    await new Promise((done) => setTimeout(done, 400));
+    // Counted, not timed: three refusals show it kept trying on a machine of any speed.
+    await waitFor('three refused requests', () => worker.refused >= 3);
     expect(worker.accepted).toEqual([]);
     expect(worker.posts).toEqual([]);
   });

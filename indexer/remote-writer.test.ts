@@ -174,7 +174,11 @@ describe('remote mirror', () => {
     const mirror = await mirrorOf(db, server.url, { retryBaseMs: 50, retryMaxMs: 200 });
     await server.close();
     await syncToTip(db, mirror);
-    await new Promise((done) => setTimeout(done, 300));
+    // Waits for the mirror's first failed send rather than a fixed time (a loaded machine may
+    // take longer to get there).
+    for (let round = 0; round < 500 && mirror.status().state !== 'retrying'; round++) {
+      await new Promise((done) => setTimeout(done, 20));
+    }
     expect(mirror.status().state).toBe('retrying');
     expect(mirror.status().pending_rows).toBeGreaterThan(0);
     const again = await serve(path, port);

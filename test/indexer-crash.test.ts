@@ -60,6 +60,8 @@ const STARTED = (e: LogEvent): boolean => e.event === 'starting';
 // A restart on the branch the node is on again has no reorg to do: it only catches up.
 const UNWOUND_OR_CAUGHT_UP = (e: LogEvent): boolean =>
   e.event === 'reorg' || e.event === 'caught_up';
+// The unwind's transaction committed ('reorg' is logged after it); the new branch is not applied.
+const UNWOUND = (e: LogEvent): boolean => e.event === 'reorg';
 const logs = captureLog('warn');
 
 const blockByHash = new Map<string, string>();
@@ -172,7 +174,7 @@ describe('indexer killed at random points', () => {
       blocks: CHAIN_A,
       user: SIM_USER,
       password: SIM_PASSWORD,
-      slowDelayMs: 8,
+      slowDelayMs: 16,
     });
     try {
       for (const tx of mempoolTxs(CHAIN_A)) node.addMempoolTx(tx);
@@ -187,14 +189,21 @@ describe('indexer killed at random points', () => {
         POLL_INTERVAL_MS: '50',
         LOG_LEVEL: 'info',
       };
-      // Every reply waits a little, so a sync lasts long enough to be cut at many points.
+      // Every reply waits a little, so a sync lasts long enough to be cut at many points. Two
+      // replies per two blocks (FLUSH_BLOCKS) at 16 ms each: however fast the machine, a run
+      // killed at most 400 ms after it starts gets through at most about 25 blocks (12 on
+      // average), so with this seed the sync is still under way at the 17th of the 30 kills.
       node.setFault('slow');
-      const killAt = async (maxDelayMs: number, after = STARTED): Promise<number> => {
+      // `hold`: once `after` is seen the node stops answering until the kill, so the run gets no
+      // further than the batch it has in flight, however fast the machine is.
+      const killAt = async (maxDelayMs: number, after = STARTED, hold = false): Promise<number> => {
         const run = startIndexer(env, CHILD);
         await run.waitFor(after, 30_000);
+        if (hold) node.setFault('down');
         await new Promise((done) => setTimeout(done, Math.floor(random() * maxDelayMs)));
         run.kill('SIGKILL');
         expect((await run.exited).signal).toBe('SIGKILL');
+        node.setFault('slow');
         return expectConsistent(dbPath);
       };
       const syncHeights: number[] = [];
@@ -207,18 +216,30 @@ describe('indexer killed at random points', () => {
       await converge(node, env, dbPath, CHILD);
 
       let midReorg = 0;
+      let switches = 0;
       for (let round = 0; round < REORG_KILLS; round++) {
         // The node switches branch once the index has caught up with it; until then each
         // restart resumes the reorg the last one was killed in.
         const before = indexTipHash(dbPath);
+        let switched = false;
         if (before === node.tipHash()) {
           const branchA = headerInfo(CHAIN_A[FORK + 1] ?? '', 'sha256d').hash;
           const onA = node.blockHash(FORK + 1) === branchA;
           node.reorg(FORK, (onA ? CHAIN_B : CHAIN_A).slice(FORK + 1));
+          switched = true;
+          switches += 1;
         }
-        // Half the kills count from the start (many land in the unwind, one transaction), half
-        // from the unwind's commit, so they land while the winning branch is being applied.
-        await (round % 2 === 0 ? killAt(1_000) : killAt(250, UNWOUND_OR_CAUGHT_UP));
+        if (switched && switches % 2 === 1) {
+          // Every other switch: killed after the unwind's commit with the node held, so it lands
+          // between the unwind and the new tip on any machine. A switch comes at least every
+          // fourth round (a restart that waits for the unwind or catch-up always gets there),
+          // so at least three of the 20 kills are such.
+          await killAt(250, UNWOUND, true);
+        } else {
+          // Half the kills count from the start (many land in the unwind, one transaction), half
+          // from the unwind's commit, so they land while the winning branch is being applied.
+          await (round % 2 === 0 ? killAt(1_000) : killAt(250, UNWOUND_OR_CAUGHT_UP));
+        }
         const tip = indexTipHash(dbPath);
         if (tip !== before && tip !== node.tipHash()) midReorg += 1;
       }

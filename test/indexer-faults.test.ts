@@ -45,6 +45,8 @@ function newDir(): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+// How long the indexer's node requests wait in the fault tests.
+const TIMEOUT_MS = 1_000;
 
 /** Waits (bounded) for an `event` log line after index `from` of the captured lines. */
 async function waitForEvent(from: number, event: string, timeoutMs = 15_000): Promise<void> {
@@ -79,10 +81,13 @@ describe('node faults', () => {
       blocks: CHAIN,
       user: SIM_USER,
       password: SIM_PASSWORD,
-      slowDelayMs: 1_500,
+      slowDelayMs: 5_000,
     });
-    // Requests give up after 300 ms, so the 'slow' node counts as down (a timeout).
-    const indexer = startLocalIndexer({ node, coin, dir: newDir(), daemon: { timeoutMs: 300 } });
+    // Requests give up after TIMEOUT_MS, so the 'slow' node counts as down (a timeout). Far above
+    // what an answer takes on a loaded machine: a healthy request that timed out would log a
+    // second daemon_unavailable line.
+    const daemon = { timeoutMs: TIMEOUT_MS };
+    const indexer = startLocalIndexer({ node, coin, dir: newDir(), daemon });
     try {
       await expectMatchesNode(node, indexer);
       const heightBefore = node.tipHeight();
@@ -95,6 +100,13 @@ describe('node faults', () => {
       expect(expectWholeBlocks(indexer.dbPath)).toBe(heightBefore);
       const during = logs.events.slice(from);
       expect(during.filter((e) => e.event === 'daemon_unavailable')).toMatchObject([{ reason }]);
+      if (fault === 'slow') {
+        // Requests the slow node holds would time out after the fault is cleared, and after
+        // another one (sync and mempool poll at once) already succeeded: a second line either
+        // way. Refused at once for a while instead (the same 'down' state), none is still held.
+        node.setFault('down');
+        await sleep(TIMEOUT_MS + 500);
+      }
       node.setFault('none');
       await expectMatchesNode(node, indexer);
       const after = logs.events.slice(from);

@@ -232,16 +232,23 @@ describe('a running indexer', () => {
   it('pushes change notices to NOTIFY_URL and counts the deliveries', async () => {
     const posted = (): WorkerCall[] =>
       calls.filter((call) => call.method === 'POST' && call.url === '/internal/notify');
-    for (let attempt = 0; attempt < 50; attempt++) {
+    const noticesOf = (calls: WorkerCall[]) =>
+      calls.flatMap((call) => JSON.parse(call.body) as { height: number }[]);
+    const deliveredName = 'electrum_edge_notify_deliveries_total{result="delivered"}';
+    // The stand-in records a POST before its answer reaches the indexer, which counts the
+    // delivery only then: wait for the count too instead of scraping once.
+    let delivered: number | undefined;
+    for (let attempt = 0; attempt < 100; attempt++) {
       const last = posted().at(-1);
-      if (last !== undefined && last.body.includes(`"height":${TIP},`)) break;
+      if (last !== undefined && last.body.includes(`"height":${TIP},`)) {
+        delivered = parseMetrics(await scrape(metricsPort)).get(deliveredName);
+        if (delivered === noticesOf(posted()).length) break;
+      }
       await new Promise((done) => setTimeout(done, 100));
     }
-    const notices = posted().flatMap((call) => JSON.parse(call.body) as { height: number }[]);
+    const notices = noticesOf(posted());
     expect(notices.at(-1)?.height).toBe(TIP);
     expect(posted().every((call) => call.authorization === `Bearer ${NOTIFY_SECRET}`)).toBe(true);
-    const metrics = parseMetrics(await scrape(metricsPort));
-    const delivered = metrics.get('electrum_edge_notify_deliveries_total{result="delivered"}');
     expect(delivered).toBe(notices.length);
   });
 

@@ -63,6 +63,16 @@ describe('push notifications', () => {
     });
   };
 
+  // Log lines come through the processes' own pipes, apart from the frames a wallet gets: wait
+  // (bounded) for the first matching line after `from` instead of reading the lines once.
+  const linesAfter = async (from: number, match: (line: string) => boolean): Promise<string[]> => {
+    const deadline = Date.now() + NOTIFY_TIMEOUT_MS;
+    while (!logs.slice(from).some(match) && Date.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    return logs.slice(from).filter(match);
+  };
+
   const wallet = async (): Promise<WalletSocket> => {
     const socket = await WalletSocket.open(stack.wsUrl);
     open.push(socket);
@@ -193,9 +203,9 @@ describe('push notifications', () => {
     await quiet();
     expect(sleeper.notifications.map((n) => n.params)).toEqual([[hash, expectedStatus(hash)]]);
     // The Session object that sent it was built anew by the wake: it had been evicted.
-    const wakes = logs.slice(linesBefore).filter((line) => line.includes('"notify_wake"'));
-    const restored = wakes.filter((line) => line.includes('"restored":true'));
-    expect(restored.some((line) => line.includes('"sent":1'))).toBe(true);
+    const restoredWake = (line: string): boolean =>
+      ['"notify_wake"', '"restored":true', '"sent":1'].every((part) => line.includes(part));
+    expect(await linesAfter(linesBefore, restoredWake)).not.toEqual([]);
   }, 60_000);
 
   it('on a reorg announces only the new tip, and the statuses of the new branch', async () => {
@@ -270,7 +280,7 @@ describe('push notifications', () => {
     await holder.waitForCount(1, NOTIFY_TIMEOUT_MS);
     await quiet();
     expect(calls(holder)).toEqual([[SCRIPTHASH, [hash, expectedStatus(hash)]]]);
-    const catchUps = logs.slice(linesBefore).filter((line) => line.includes('"hub_catch_up"'));
+    const catchUps = await linesAfter(linesBefore, (line) => line.includes('"hub_catch_up"'));
     expect(catchUps.length).toBeGreaterThan(0);
     expect(catchUps.every((line) => line.includes('"complete":true'))).toBe(true);
     holder.close();
@@ -295,8 +305,9 @@ describe('push notifications', () => {
     expect(response.status).toBe(200);
     await quiet();
     expect(holder.notifications).toEqual([]);
-    const wakes = logs.slice(linesBefore).filter((line) => line.includes('"notify_wake"'));
-    const wake = wakes.find((line) => line.includes(`"seq":${seq}`));
+    const wakeOfSeq = (line: string): boolean =>
+      line.includes('"notify_wake"') && line.includes(`"seq":${seq}`);
+    const [wake] = await linesAfter(linesBefore, wakeOfSeq);
     expect(wake).toContain('"checked":1');
     expect(wake).toContain('"sent":0');
   }, 60_000);
