@@ -16,6 +16,20 @@ import { openIndexDb, type IndexDb } from './db.ts';
 import { configureLog } from './log.ts';
 
 const coin = getCoin('BitcoinCash', 'regtest');
+
+// Base58 (Bitcoin's alphabet), written out here so the address under test is not made by the
+// code under test.
+function base58(bytes: Buffer): string {
+  const alphabet = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  let value = BigInt(`0x${bytes.toString('hex')}`);
+  let text = '';
+  for (; value > 0n; value /= 58n) text = `${alphabet[Number(value % 58n)] ?? ''}${text}`;
+  for (const byte of bytes) {
+    if (byte !== 0) break;
+    text = `1${text}`;
+  }
+  return text;
+}
 const WORKER_TOKEN = 'worker-token-abcdefghijklmnop';
 let dir: string;
 let db: IndexDb;
@@ -120,6 +134,26 @@ describe('admin commands', () => {
       truncated: false,
     });
     expect(await call('getinfo')).toMatchObject({ mempool: { txs: 2, bytes: 250 } });
+  });
+
+  it('answers query for an address: the script hash of its output script', async () => {
+    // DESIGN §3's worked example: P2PKH of the key Radiant's genesis coinbase pays has the script
+    // hash 9932d8a6...03fd. Its address is base58check of version 0 and the hash160, made here.
+    const hash160 = Buffer.from('4f9ab47a237441c0dc61dcd39fd92709f281b033', 'hex');
+    const payload = Buffer.concat([Buffer.of(0), hash160]);
+    const sha = (data: Buffer): Buffer => createHash('sha256').update(data).digest();
+    const address = base58(Buffer.concat([payload, sha(sha(payload)).subarray(0, 4)]));
+    const expected = '9932d8a64601168b894a4a2a4fbc72b3e71698a3c09e8010a6f297f7b9bc03fd';
+    const hashx = Buffer.from(expected, 'hex').reverse();
+    db.sqlite.prepare("INSERT INTO txs VALUES (0, ?, 5, 1, x'00')").run(hash('tx-a'));
+    db.sqlite.prepare('INSERT INTO utxos VALUES (0, 0, ?, 700, NULL)').run(hashx);
+    make({ coin: getCoin('Radiant', 'mainnet') });
+    const answer = (await call('query', address)) as Record<string, unknown>;
+    expect(answer).toMatchObject({ script_hash: expected, balance: { confirmed: 700n } });
+    const typo = `${address.slice(0, -1)}${address.endsWith('z') ? 'y' : 'z'}`;
+    expect((await failure('query', typo)).message).toBe(
+      `${typo} is not a script hash (64 hex) or a Radiant mainnet address (bad base58check)`
+    );
   });
 
   it('refuses bad arguments with messages naming the value', async () => {

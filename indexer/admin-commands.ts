@@ -2,9 +2,11 @@
 // daemon_url and stop (served by admin-rpc.ts, called by `electrum-edge rpc`).
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { AddressError, decodeAddress, outputScript } from '../core/address.ts';
 import { hashToHex, hexToHash } from '../core/bytes.ts';
 import type { Coin } from '../core/coins.ts';
 import { BAD_REQUEST, RpcError, describeValue } from '../core/protocol/errors.ts';
+import { scriptHash } from '../core/script.ts';
 import type { AdminHandler } from './admin-rpc.ts';
 import type { AuthorizedUrl } from './config.ts';
 import type { IndexDb } from './db.ts';
@@ -133,16 +135,20 @@ function reorg(deps: AdminCommandDeps, params: readonly unknown[]): Record<strin
   return { unwound: count, height: now, note };
 }
 
-function scriptHashParam(params: readonly unknown[]): Uint8Array {
+// A script hash (64 hex, display order) or an address of the coin, as ElectrumX's query takes.
+function scriptHashParam(params: readonly unknown[], coin: Coin): Uint8Array {
   const [value] = params;
   if (typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value)) {
     return hexToHash(value.toLowerCase());
   }
-  // TODO(soon): decode addresses once core/address.ts has a decoder; it only encodes today.
-  throw badRequest(
-    `${describeValue(value, 70)} is not a script hash (64 hex); addresses are not decoded ` +
-      'here yet: give the script hash'
-  );
+  const expected = `is not a script hash (64 hex) or a ${coin.name} ${coin.net} address`;
+  if (typeof value !== 'string') throw badRequest(`${describeValue(value, 70)} ${expected}`);
+  try {
+    return scriptHash(outputScript(decodeAddress(value, coin)), coin);
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    throw badRequest(`${describeValue(value, 70)} ${expected} (${error.reason})`);
+  }
 }
 
 type TxRow = { txid: Uint8Array; height: number };
@@ -215,8 +221,12 @@ function queryBalance(reader: Database.Database, hashx: Uint8Array) {
   return { confirmed, unconfirmed };
 }
 
-function query(reader: Database.Database, params: readonly unknown[]): Record<string, unknown> {
-  const hashx = scriptHashParam(params);
+function query(
+  reader: Database.Database,
+  coin: Coin,
+  params: readonly unknown[]
+): Record<string, unknown> {
+  const hashx = scriptHashParam(params, coin);
   const history = queryHistory(reader, hashx);
   const utxos = queryUtxos(reader, hashx);
   return {
@@ -320,7 +330,7 @@ export function createAdminCommands(deps: AdminCommandDeps): AdminCommands {
     disconnect: (params) => disconnect(deps, params),
     log: (params) => changeLogLevel(params),
     reorg: (params) => reorg(deps, params),
-    query: (params) => query(reader, params),
+    query: (params) => query(reader, deps.coin, params),
     daemon_url: () => daemonUrl(deps),
     stop: () => stop(deps),
   };

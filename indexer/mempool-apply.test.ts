@@ -1,9 +1,10 @@
 // The mempool tables in process, without a node: refresh diffs (any order, unknown inputs,
 // replacements), and blocks that mine, double-spend or unwind mempool txs inside their own
 // transaction. Statuses are checked against the independent ledger (test/support).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseBlock } from '../core/block.ts';
 import { getCoin } from '../core/coins.ts';
 import { parseTx, type Tx } from '../core/tx.ts';
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
@@ -14,7 +15,12 @@ import { ledgerStatuses } from '../test/support/independent-ledger.ts';
 import { readReferenceChain } from '../test/support/reference-chain.ts';
 import { BlockWriter } from './block-writer.ts';
 import { openIndexDb, type IndexDb } from './db.ts';
-import { applyMempoolDiff, parentsFirst } from './mempool-apply.ts';
+import {
+  applyMempoolDiff,
+  parentsFirst,
+  virtualSizeBytes,
+  weightUnits,
+} from './mempool-apply.ts';
 import { MempoolStore } from './mempool-store.ts';
 import { unwindTo } from './reorg.ts';
 import { verifyBlock } from './sync.ts';
@@ -232,5 +238,101 @@ describe('blocks and the mempool, in one transaction', () => {
     // Key c had only that tx: its status row goes (the ledger has no entry for it).
     h.mempool = [];
     h.expectStatuses();
+  });
+});
+
+describe('virtual size (BIP141)', () => {
+  const fixtures = join(import.meta.dirname, '../test/fixtures');
+  const btc = getCoin('Bitcoin', 'regtest');
+  // bitcoind's getrawtransaction verbose output of a P2WPKH spend (vectors/SOURCES.md).
+  const p2wpkh = JSON.parse(
+    readFileSync(join(fixtures, 'vectors/electrumx-tx-bitcoin_regtest_001_p2wpkh.json'), 'utf8')
+  ) as { hex: string; size: number; vsize: number; weight: number; vin: { txid: string }[] };
+  const p2wpkhTx = parseTx(new Uint8Array(Buffer.from(p2wpkh.hex, 'hex')), btc);
+
+  // The stripped size worked out here from the BIP144 layout, apart from the code under test:
+  // version 4 | marker, flag 2 | inputs and outputs | witness stacks | locktime 4.
+  const strippedBytes = (hex: string): number => {
+    const raw = Buffer.from(hex, 'hex');
+    let at = 6;
+    const compactSize = (): number => {
+      const first = raw[at] ?? 0;
+      const width = first < 0xfd ? 0 : first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
+      const value = width === 0 ? first : raw.readUIntLE(at + 1, Math.min(width, 6));
+      at += 1 + width;
+      return value;
+    };
+    const skipVarBytes = (): void => {
+      const length = compactSize();
+      at += length;
+    };
+    const inputs = compactSize();
+    for (let i = 0; i < inputs; i++) {
+      at += 36;
+      skipVarBytes();
+      at += 4;
+    }
+    const outputs = compactSize();
+    for (let i = 0; i < outputs; i++) {
+      at += 8;
+      skipVarBytes();
+    }
+    const bodyEnd = at;
+    for (let i = 0; i < inputs; i++) {
+      const items = compactSize();
+      for (let j = 0; j < items && at < raw.length; j++) skipVarBytes();
+    }
+    expect(at + 4).toBe(raw.length);
+    return 4 + (bodyEnd - 6) + 4;
+  };
+
+  it('matches bitcoind for a P2WPKH spend and the layout worked out here', () => {
+    const stripped = strippedBytes(p2wpkh.hex);
+    expect(3 * stripped + p2wpkh.size).toBe(p2wpkh.weight);
+    expect(weightUnits(p2wpkhTx)).toBe(p2wpkh.weight);
+    expect(virtualSizeBytes(p2wpkhTx)).toBe(p2wpkh.vsize);
+    expect(virtualSizeBytes(p2wpkhTx)).toBeLessThan(p2wpkhTx.raw.length);
+  });
+
+  it('adds up to the weight bitcoind gives block 951658 (369 segwit txs of 374)', () => {
+    const file = join(fixtures, 'bitcoin/bitcoin_mainnet_951658.json');
+    const fixture = JSON.parse(readFileSync(file, 'utf8')) as { block: string; weight: number };
+    const bytes = new Uint8Array(Buffer.from(fixture.block, 'hex'));
+    const block = parseBlock(bytes, getCoin('Bitcoin', 'mainnet'));
+    expect(block.txs).toHaveLength(374);
+    // Block weight = 4 x (header 80 + tx count 3 bytes, 0xfd 0x76 0x01) + the txs' weights.
+    const txsWeight = block.txs.reduce((sum, tx) => sum + weightUnits(tx), 0);
+    expect(txsWeight + 4 * (80 + 3)).toBe(fixture.weight);
+  });
+
+  it('is the full size for a legacy tx', () => {
+    const hex = txHex([{ txid: '11'.repeat(32), vout: 0 }], [{ value: 1_000n, script: pay('x') }]);
+    const legacy = parseTx(new Uint8Array(Buffer.from(hex, 'hex')), coin);
+    expect(virtualSizeBytes(legacy)).toBe(legacy.raw.length);
+  });
+
+  it('is the size stored for a segwit tx in mempool_txs', () => {
+    const dir = tempDir('mempool-vsize-');
+    dirs.push(dir);
+    const db = openIndexDb(join(dir, 'index.db'), btc);
+    try {
+      // A tip, and the spent output confirmed in it: tx_num 0 paying 1.1 BTC (the tx pays out
+      // 1.099992).
+      db.prepare('UPDATE chain_state SET height = 1, tip_hash = ? WHERE id = 0').run(
+        Buffer.alloc(32, 1)
+      );
+      const prevTxid = Buffer.from(p2wpkh.vin[0]?.txid ?? '', 'hex').reverse();
+      db.prepare('INSERT INTO txs VALUES (0, ?, 1, 0, ?)').run(prevTxid, Buffer.from('00', 'hex'));
+      const hashx = Buffer.alloc(32, 7);
+      db.prepare('INSERT INTO utxos VALUES (0, 1, ?, ?, NULL)').run(hashx, 110_000_000n);
+      const store = new MempoolStore(db, btc);
+      const diff = { added: [p2wpkhTx], removed: [], nowSec: 1_700_000_000 };
+      const applied = db.transaction(() => applyMempoolDiff(store, diff, 200));
+      expect(applied.added).toBe(1);
+      const row = db.prepare('SELECT size, fee FROM mempool_txs').get();
+      expect(row).toEqual({ size: p2wpkh.vsize, fee: 110_000_000 - 109_999_200 });
+    } finally {
+      db.close();
+    }
   });
 });

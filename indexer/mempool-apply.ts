@@ -1,6 +1,6 @@
 // Applies what a mempool refresh learnt from the node (txs gone, txs new) to the mempool tables,
 // statuses and change feed, as one SQLite transaction.
-import { hashToHex } from '../core/bytes.ts';
+import { encodeVarInt, hashToHex } from '../core/bytes.ts';
 import { isUnspendable, scriptHash } from '../core/script.ts';
 import type { Tx } from '../core/tx.ts';
 import { encodeRefs } from './block-prep.ts';
@@ -40,6 +40,32 @@ interface SpentInput extends OutputFacts {
 
 const REF_BYTES = 36;
 const REF_RECORD_BYTES = 37;
+// BIP144 serialization: the marker and flag bytes between version and inputs.
+const SEGWIT_MARKER_BYTES = 2;
+// BIP141: a non-witness byte weighs 4 units, a witness byte 1.
+const WITNESS_SCALE = 4;
+
+/**
+ * BIP141 weight: 3 x the stripped size (no marker, flag or witnesses) + the full size. A tx
+ * serialized without witness data weighs 4 x its size.
+ */
+export function weightUnits(tx: Tx): number {
+  const full = tx.raw.length;
+  // core/tx.ts sets `witness` on every input of a tx read with the marker, on none otherwise.
+  if (!tx.inputs.some((input) => input.witness !== undefined)) return WITNESS_SCALE * full;
+  let witnessBytes = SEGWIT_MARKER_BYTES;
+  for (const input of tx.inputs) {
+    const stack = input.witness ?? [];
+    witnessBytes += encodeVarInt(stack.length).length;
+    for (const item of stack) witnessBytes += encodeVarInt(item.length).length + item.length;
+  }
+  return (WITNESS_SCALE - 1) * (full - witnessBytes) + full;
+}
+
+/** BIP141 virtual size, (weight + 3) / 4 rounded down: the size the node's fee rates use. */
+export function virtualSizeBytes(tx: Tx): number {
+  return Math.floor((weightUnits(tx) + WITNESS_SCALE - 1) / WITNESS_SCALE);
+}
 
 /**
  * Parents before children among `txs`, whatever order they came in (a depth-first walk over the
@@ -113,10 +139,10 @@ export function insertMempoolTx(
   if (valueIn < valueOut) return false;
   const { db } = store;
   const height = inputs.some((input) => !input.confirmed) ? -1 : 0;
-  // TODO(soon): a segwit tx's size is its full serialization, not the vsize fee rates want.
+  // size is the vsize: the fee histogram and fee rates count virtual bytes, as the node does.
   db.prepare(
     'INSERT INTO mempool_txs (txid, raw, fee, height, size, seen_at) VALUES (?, ?, ?, ?, ?, ?)'
-  ).run(tx.txid, tx.raw, valueIn - valueOut, height, tx.raw.length, nowSec);
+  ).run(tx.txid, tx.raw, valueIn - valueOut, height, virtualSizeBytes(tx), nowSec);
   const mine: Touched = new Map();
   const spend = db.prepare(
     `INSERT INTO mempool_spends (prev_txid, prev_vout, txid, hashx, value)

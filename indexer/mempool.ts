@@ -55,6 +55,15 @@ interface NodeSnapshot {
   txids: string[];
 }
 
+/** The mempool txids the index held at chain_state.last_change_seq `changeSeq`. */
+interface StoredTxids {
+  changeSeq: number;
+  /** Internal order. */
+  txids: Uint8Array[];
+  /** The same txids as display hex. */
+  hexes: Set<string>;
+}
+
 // getrawtransaction calls per JSON-RPC batch.
 const FETCH_BATCH = 500;
 const DEFAULT_MAX_NEW_TXS = 20_000;
@@ -168,15 +177,20 @@ class MempoolFollower implements MempoolHandle {
     if (snapshot === null) return 'behind';
     const inNode = new Set(snapshot.txids);
     this.forgetGone(inNode);
-    // TODO(perf): the stored txids are read here and again in apply(); on a mempool of 100k txs
-    // a copy kept per last_change_seq would spare both reads.
-    const knownHex = new Set([...this.store.txids().values()].map(hashToHex));
+    const stored = this.readStored(ours.lastChangeSeq);
     const wanted = snapshot.txids.filter(
-      (txid) => !knownHex.has(txid) && !this.held.has(txid) && !this.unusable.has(txid)
+      (txid) => !stored.hexes.has(txid) && !this.held.has(txid) && !this.unusable.has(txid)
     );
     const fetched = await this.fetchTxs(wanted.slice(0, this.o.maxNewTxs ?? DEFAULT_MAX_NEW_TXS));
     if (fetched === null || fetched !== snapshot.tipHex) return 'behind';
-    return this.apply(snapshot, inNode);
+    return this.apply(snapshot, inNode, stored);
+  }
+
+  // The mempool txids in the index, read once per refresh: every write to the mempool tables
+  // (ours, a block's, a reorg's) records a changes row, so the seq says when they went stale.
+  private readStored(changeSeq: number): StoredTxids {
+    const txids = [...this.store.txids().values()];
+    return { changeSeq, txids, hexes: new Set(txids.map(hashToHex)) };
   }
 
   // The node's tip and mempool txids, read between two looks at its tip; null when the node's
@@ -240,17 +254,18 @@ class MempoolFollower implements MempoolHandle {
   }
 
   // Writes the change when the index still stands where the snapshot was taken.
-  private apply(snapshot: NodeSnapshot, inNode: Set<string>): Outcome {
+  private apply(snapshot: NodeSnapshot, inNode: Set<string>, stored: StoredTxids): Outcome {
     const { db, reorgLimit } = this.o;
     // A flush of blocks is open across node calls (sync.ts): never write into it.
     if (db.sqlite.inTransaction) return 'behind';
     const state = db.readChainState();
     if (state.tipHash === null || hashToHex(state.tipHash) !== snapshot.tipHex) return 'behind';
+    // The tables changed since `stored` was read (a block and its reorg back, say): read again.
+    if (state.lastChangeSeq !== stored.changeSeq) return 'behind';
     const started = Date.now();
     const added = [...this.held.values()];
     const applied = db.transaction(() => {
-      const stored = [...this.store.txids().values()];
-      const removed = stored.filter((txid) => !inNode.has(hashToHex(txid)));
+      const removed = stored.txids.filter((txid) => !inNode.has(hashToHex(txid)));
       const nowSec = Math.floor(Date.now() / 1000);
       return applyMempoolDiff(this.store, { removed, added, nowSec }, reorgLimit);
     });

@@ -38,8 +38,10 @@ const SIZE_COSTS: Readonly<Record<string, SizeCost>> = {
   'blockchain.scripthash.get_history': (_args, result) => listLength(result) / 1000,
   'blockchain.scripthash.get_mempool': (_args, result) => listLength(result) / 50,
   'blockchain.scripthash.listunspent': (_args, result) => listLength(result) / 50,
-  // TODO(soon): get_balance's n / 50 needs the UTXO count, which the result does not show and
-  // the index reader does not return; only the base cost is charged until it does.
+  // TODO(soon): ElectrumX charges get_balance 1 + n_utxos / 50 (session.py get_balance); we
+  // charge the base 1 only. The count would be cheap (COUNT(*) beside SUM(value) in
+  // LibsqlIndexReader.balance walks the same utxos_by_hashx range), but the reader's Balance
+  // and the handler's {confirmed, unconfirmed}, all this table sees, do not carry it yet.
   'blockchain.block.headers': (_args, result) => headersCost(result),
   // With cp_height the answer is an object carrying a checkpoint proof: one unit more.
   'blockchain.block.header': (_args, result) => (typeof result === 'string' ? 0 : 1),
