@@ -246,8 +246,9 @@ export const changes = sqliteTable('changes', {
  *              confirmed_state (indexer/mempool-status.ts). A script hash with neither confirmed
  *              nor mempool history has no row.
  * mempool_txs  key txid 32. raw as the node sent it, fee int64 (inputs minus outputs), height 0,
- *              or -1 when an input spends another mempool tx, size = virtual bytes (BIP141 vsize; the raw length for a tx without witness), seen_at = unix
- *              seconds when the indexer first saw it (not chain data: digests leave it out).
+ *              or -1 when an input spends another mempool tx, size = virtual bytes (BIP141
+ *              vsize; the raw length without witness), seen_at = unix seconds when the
+ *              indexer first saw it (not chain data: digests leave it out).
  * mempool_history key (hashx 32, txid 32): unconfirmed txs touching a script hash, as in history.
  * mempool_outputs key (txid, vout u32). hashx, value, refs as in utxos, for every spendable
  *              output of a mempool tx, also when another mempool tx spends it (mempool_spends
