@@ -377,8 +377,10 @@ class ChangeNotifier implements Notifier {
     const ms = Date.now() - startedMs;
     for (const seq of this.#seenAtMs.keys()) if (seq <= batch.ackedSeq) this.#seenAtMs.delete(seq);
     for (const sent of batch.completed) {
-      const fields = { seq: sent.seq, height: sent.height, commit_ms: sent.commitMs, ms };
-      this.#log.debug('notify_sent', fields);
+      // post_lag_ms: from the commit to the POST; ms: the POST until the Worker's answer.
+      const postLagMs = startedMs - sent.commitMs;
+      const fields = { seq: sent.seq, height: sent.height, commit_ms: sent.commitMs };
+      this.#log.debug('notify_sent', { ...fields, post_lag_ms: postLagMs, ms });
     }
     this.#options.onSent?.(batch.completed);
     return true;

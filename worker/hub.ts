@@ -81,6 +81,15 @@ function newestTip(notices: Notice[]): TipNotice | null {
   return null;
 }
 
+/**
+ * The newest tip of `notices` when it differs from the one this hub last announced, else null.
+ * Mempool notices carry the unchanged tip: they must not wake every headers subscriber.
+ */
+export function newTipOf(notices: Notice[], announced: TipNotice | null): TipNotice | null {
+  const tip = newestTip(notices);
+  return tip === null || tip.headerHex === announced?.headerHex ? null : tip;
+}
+
 /** The newest seq whose every part is in `notices` (the last one may be a partial row). */
 function completedSeq(notices: Notice[], fallback: number): number {
   let done = fallback;
@@ -132,30 +141,36 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     // In memory only until the fan-out is done: a storage write here would hold every wake
     // behind the output gate until the write is durable.
     this.#plannedAtMs = startedMs;
-    const plan = this.#plan(fresh);
+    const tip = newTipOf(fresh, state.tip);
+    const plan = this.#plan(fresh, tip !== null);
     // A gap before this batch (the feed was pruned, or the notifier resumed past this hub): read
     // what this shard missed from the index itself. A hub that never had a notice cannot name
     // what its sessions missed since they registered, so they re-check everything once.
     if (firstFresh.seq > lastSeq + 1 && this.#store.hasRegistrations()) {
       await this.#catchUp(plan, shard, lastSeq, firstFresh.seq - 1);
     }
-    const tip = newestTip(fresh);
-    const failed = await this.#wakeAll(plan, fresh, tip ?? state.tip, firstFresh.seq - 1);
+    const fanOutMs = Date.now();
+    const failed = await this.#wakeAll(plan, fresh, tip, firstFresh.seq - 1);
     const doneSeq = completedSeq(fresh, lastSeq);
     this.#store.advance(doneSeq, startedMs, lastFresh.more ? null : lastFresh.tipHash, tip);
-    const woken = plan.hashxes.size + plan.all.size;
-    const fields = { seq: doneSeq, woken, failed, read_ms: this.#readMs };
-    this.#log.debug('hub_delivered', { ...fields, ms: Date.now() - startedMs });
+    if (this.#log.debugEnabled) {
+      const woken = plan.hashxes.size + plan.all.size;
+      const { commitMs } = lastFresh;
+      const lagMs = commitMs === null ? null : startedMs - commitMs;
+      const fields = { seq: doneSeq, woken, failed, read_ms: this.#readMs, lag_ms: lagMs };
+      const times = { plan_ms: fanOutMs - startedMs, fan_out_ms: Date.now() - fanOutMs };
+      this.#log.debug('hub_delivered', { ...fields, ...times, ms: Date.now() - startedMs });
+    }
     return this.position();
   }
 
-  #plan(notices: Notice[]): WakePlan {
+  #plan(notices: Notice[], newTip: boolean): WakePlan {
     const plan: WakePlan = { hashxes: new Map(), all: new Set() };
     const hexes = [...new Set(notices.flatMap((notice) => notice.hashxes))];
     for (const [session, hashxes] of this.#store.subscribersOf(hexes)) {
       plan.hashxes.set(session, new Set(hashxes));
     }
-    if (newestTip(notices) !== null) {
+    if (newTip) {
       for (const session of this.#store.tipSubscribers()) {
         if (!plan.hashxes.has(session)) plan.hashxes.set(session, new Set());
       }

@@ -38,6 +38,8 @@ export class HubRegistrar {
   readonly #shards: number;
   /** Set on close: the storage is about to go, so nothing is written any more. */
   closed = false;
+  // Known to owe nothing: every wake asks, and most of them need not read storage to know it.
+  #owesNothing = false;
 
   constructor(ctx: DurableObjectState, env: NotifyEnv, log: Logger, shards: number) {
     this.#sql = ctx.storage.sql;
@@ -52,6 +54,7 @@ export class HubRegistrar {
 
   /** Notes a change for the hubs, made by a message that began at `sinceMs`. */
   owe(key: string, op: 'add' | 'remove', sinceMs: number): void {
+    this.#owesNothing = false;
     this.#sql.exec(
       'INSERT OR REPLACE INTO notify_owed (script_hash, op, since_ms) VALUES (?, ?, ?)',
       key,
@@ -67,8 +70,12 @@ export class HubRegistrar {
    */
   async pay(): Promise<Set<string>> {
     const passed = new Set<string>();
+    if (this.#owesNothing) return passed;
     const rows = this.#sql.exec('SELECT script_hash, op, since_ms FROM notify_owed').toArray();
-    if (rows.length === 0) return passed;
+    if (rows.length === 0) {
+      this.#owesNothing = true;
+      return passed;
+    }
     const byShard = new Map<number, Owed[]>();
     for (const row of rows) {
       const key = String(row.script_hash);

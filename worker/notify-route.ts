@@ -92,6 +92,7 @@ function lowest(positions: HubPosition[]): { seq: number | null; tip_hash: strin
 }
 
 async function deliver(c: NotifyContext): Promise<Response> {
+  const receivedMs = Date.now();
   let notices: Notice[];
   try {
     notices = parseNoticeBody(await c.req.text());
@@ -113,6 +114,13 @@ async function deliver(c: NotifyContext): Promise<Response> {
     // The notifier resends the whole batch; hubs that took it skip the seqs they already have.
     createLogger(c.env.LOG_LEVEL).error('notify_hub_failed', describeError(result.reason));
     return c.json({ ok: false, error: 'a hub did not take the notices; send them again' }, 503);
+  }
+  const log = createLogger(c.env.LOG_LEVEL);
+  if (log.debugEnabled) {
+    const commitMs = notices.at(-1)?.commitMs ?? null;
+    const lagMs = commitMs === null ? null : receivedMs - commitMs;
+    const fields = { seq: notices.at(-1)?.seq, notices: notices.length, lag_ms: lagMs };
+    log.debug('notify_routed', { ...fields, ms: Date.now() - receivedMs });
   }
   return c.json({ ok: true, ...lowest(positions) });
 }

@@ -1,6 +1,7 @@
 // The session half of push notifications: registers subscriptions with the hubs, and on a hub's
 // wake re-reads the cached statuses and sends only what changed since the client last heard.
 import { encodeNotification } from '../core/protocol/framing.ts';
+import { chargeNotification } from './limits/session-limits.ts';
 import { describeError, type Logger } from './log.ts';
 import type { SessionEnv } from './notify-env.ts';
 import { NotifyIndex } from './notify-index.ts';
@@ -158,6 +159,7 @@ export class SessionNotifier {
     }
     const startedMs = Date.now();
     return this.#serial(async () => {
+      const ranMs = Date.now();
       const out = new Outbox();
       await this.#settleOwed(null, out);
       const hexes = await this.#missedHashes(wake);
@@ -170,7 +172,13 @@ export class SessionNotifier {
       const { sent, written } = out.flush((frame) => this.#send(ws, frame));
       if (this.#log.debugEnabled) {
         const fields = { seq: wake.seq, checked: hexes.length, sent, restored };
-        this.#log.debug('notify_wake', { ...fields, ms: Date.now() - startedMs });
+        const { commitMs } = wake;
+        const lags = {
+          lag_ms: commitMs === null ? null : startedMs - commitMs,
+          done_lag_ms: commitMs === null ? null : Date.now() - commitMs,
+          queued_ms: ranMs - startedMs,
+        };
+        this.#log.debug('notify_wake', { ...fields, ...lags, ms: Date.now() - startedMs });
       }
       const value: WakeResult = { ok: true, sent };
       return { value, written };
@@ -285,6 +293,8 @@ export class SessionNotifier {
   #send(ws: WebSocket, frame: string): void {
     try {
       ws.send(frame);
+      // Bytes out cost the client as a reply's do (worker/limits/session-limits.ts).
+      chargeNotification(this.#ctx, this.#env, this.#log, frame);
     } catch (error) {
       // The client left while we were reading; the close handler unregisters.
       this.#log.debug('notify_send_failed', describeError(error));

@@ -27,6 +27,8 @@ import {
 import { isSessionTicket, readTicket, type SessionTicket } from './session-ticket.ts';
 
 const TICKET_KEY = 'limits:ticket';
+// Follow-up writes of a meter whose charges have not settled yet (one per SETTLE_INTERVAL_MS).
+const MAX_UNSETTLED_WRITES = 5;
 const METER_KEY = 'limits:meter';
 /** WebSocket close code after the cut-off (policy violation, as for other error closes). */
 export const CLOSE_EXCESSIVE = 1008;
@@ -74,10 +76,15 @@ export interface SessionLimitsHost {
   subscriptions(): number;
 }
 
+// The limits of each Session object in memory, so that replies and notifications (which may
+// come on a wake, before the object ran any message since hibernation) share one meter.
+const LIVE = new WeakMap<DurableObjectState, SessionLimits>();
+
 /**
  * One session's limits. Exempt sessions have no meter but keep the idle timeout and caps.
- * TODO(soon): notification frames the hubs push (worker/notify-session.ts) are not charged as
- * bytes out yet; only replies to the session's own messages are.
+ * Every frame the session sends is charged as bytes out: replies (endMessage) and the
+ * notifications the hubs wake it for (chargeNotification), as ElectrumX charges every message
+ * it sends a session (DESIGN §6).
  */
 export class SessionLimits {
   readonly ticket: SessionTicket;
@@ -87,6 +94,8 @@ export class SessionLimits {
   #lastActivityMs: number;
   #persistedAtMs: number;
   #persistTimer: ReturnType<typeof setTimeout> | null = null;
+  // Writes in a row that found charges still unsettled (see #persistSoon).
+  #unsettledWrites = 0;
   #inFlight = 0;
   #closing: Promise<void> | null = null;
 
@@ -99,6 +108,7 @@ export class SessionLimits {
     this.#persistedAtMs = nowMs;
     const state = stored ?? { snapshot: ticket.snapshot, snapshotAtMs: nowMs, unsettled: 0 };
     this.#meter = ticket.exempt ? null : this.#newMeter(state);
+    LIVE.set(host.ctx, this);
   }
 
   /** Limits of a session being opened; `request` carries the Worker's ticket. */
@@ -121,8 +131,13 @@ export class SessionLimits {
     return new SessionLimits(host, ticket, first);
   }
 
-  /** Limits of a session woken from hibernation, from what `start` and later messages stored. */
+  /**
+   * Limits of a session woken from hibernation, from what `start` and later messages stored; the
+   * object's limits already in memory when a notification woke them first.
+   */
   static resume(host: SessionLimitsHost): SessionLimits {
+    const live = LIVE.get(host.ctx);
+    if (live !== undefined) return live;
     const found: unknown = host.ctx.storage.kv.get(TICKET_KEY);
     const ticket = isSessionTicket(found) ? found : localTicket(host.env);
     const stored: unknown = host.ctx.storage.kv.get(METER_KEY);
@@ -190,6 +205,15 @@ export class SessionLimits {
     meter.charge(bandwidthCost(utf8ByteLength(reply), this.ticket.budget) + errorsCost);
   }
 
+  /** Charges a frame sent outside any reply (a notification) as bytes out, as replies are. */
+  chargeSent(frame: string): void {
+    const meter = this.#meter;
+    if (meter === null || this.#closing !== null) return;
+    meter.charge(bandwidthCost(utf8ByteLength(frame), this.ticket.budget));
+    // Not activity (only the client's messages are), but the charge must survive hibernation.
+    this.#persistSoon();
+  }
+
   /** The -101 reply to a message refused at the hard limit, under the request's id(s). */
   cutOffFrame(text: string): string {
     const ids = requestIds(text, this.settings.maxRecvBytes);
@@ -245,13 +269,23 @@ export class SessionLimits {
   }
 
   // Writes the meter and the last activity at most once per SETTLE_INTERVAL_MS, the last change
-  // of a burst included, so a session woken from hibernation resumes from them.
+  // of a burst included, so a session woken from hibernation resumes from them. A write that
+  // still holds unsettled charges is followed by another once they have had time to settle:
+  // a woken session settles what it finds stored, so a stale figure would be charged twice.
   #persistSoon(): void {
     if (this.#persistTimer !== null || this.#closing !== null) return;
     const waitMs = Math.max(0, this.#persistedAtMs + SETTLE_INTERVAL_MS - Date.now());
     this.#persistTimer = setTimeout(() => {
       this.#persistTimer = null;
       this.#persistNow();
+      const unsettled = this.#meter?.state().unsettled ?? 0;
+      // Bounded: while the Limiter cannot be reached, a few more writes, then the next charge's.
+      if (unsettled > 0 && this.#unsettledWrites < MAX_UNSETTLED_WRITES) {
+        this.#unsettledWrites += 1;
+        this.#persistSoon();
+      } else if (unsettled === 0) {
+        this.#unsettledWrites = 0;
+      }
     }, waitMs);
   }
 
@@ -268,6 +302,44 @@ export class SessionLimits {
     this.#host.ctx.storage.put(METER_KEY, stored, { allowUnconfirmed: true }).catch((error) => {
       this.#host.log.warn('limits_persist_failed', describeError(error));
     });
+  }
+}
+
+function isLimitsEnv(env: unknown): env is LimitsEnv {
+  return typeof env === 'object' && env !== null && 'LIMITER' in env && 'LIMITS_REGISTRY' in env;
+}
+
+// The session's subscription count as its attachment keeps it (worker/session-state.ts).
+function attachedSubscriptions(ctx: DurableObjectState): number {
+  const attachment: unknown = ctx.getWebSockets()[0]?.deserializeAttachment();
+  if (typeof attachment !== 'object' || attachment === null) return 0;
+  const count = (attachment as Record<string, unknown>).subscriptionCount;
+  return typeof count === 'number' ? count : 0;
+}
+
+/**
+ * Charges a notification frame the session object behind `ctx` pushed to its client
+ * (worker/notify-session.ts), as bytes out. A session woken by a hub gets its limits back from
+ * storage first, so a client that only listens still pays for what it receives. Never throws:
+ * a failure is logged and the frame goes uncharged.
+ */
+export function chargeNotification(
+  ctx: DurableObjectState,
+  env: unknown,
+  log: Logger,
+  frame: string
+): void {
+  try {
+    let limits = LIVE.get(ctx);
+    if (limits === undefined) {
+      if (!isLimitsEnv(env)) throw new Error('the Session env has no LIMITER binding');
+      const sessionId = ctx.id.toString();
+      const subscriptions = () => attachedSubscriptions(ctx);
+      limits = SessionLimits.resume({ ctx, env, sessionId, log, subscriptions });
+    }
+    limits.chargeSent(frame);
+  } catch (error) {
+    log.warn('limits_notification_charge_failed', describeError(error));
   }
 }
 

@@ -1,0 +1,144 @@
+// End to end: a session woken by every hub shard at once for the same block, and notices that
+// leave the tip unchanged. Statuses are computed here from the coinbases (node:crypto, protocol
+// docs: SHA-256 of "<txid>:<height>:" per history entry); headers come from the node's blocks.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import {
+  freshScripts,
+  indexerEnv,
+  mineToScripts,
+  walletScriptHash,
+  WalletSocket,
+} from '../tools/bench-notify.ts';
+import { startStack, type Stack } from '../tools/stack.ts';
+import { DEFAULT_HUB_SHARDS, shardOf } from '../worker/notify-wire.ts';
+
+const COIN = getCoin('Radiant', 'mainnet');
+const NOTIFY_TIMEOUT_MS = 20_000;
+const QUIET_MS = 1_500;
+const BLOCKS = 3;
+const SCRIPTHASH = 'blockchain.scripthash.subscribe';
+const HEADERS = 'blockchain.headers.subscribe';
+
+function sha256(data: Buffer | string): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** Display txid of a serialized tx: SHA-256d, reversed (Radiant v1 txs, DESIGN §3). */
+function txidOf(raw: Uint8Array): string {
+  return sha256(sha256(Buffer.from(raw))).reverse().toString('hex');
+}
+
+/** One fresh script per hub shard: the session's subscriptions then live on every hub. */
+function scriptPerShard(): Uint8Array[] {
+  const byShard = new Map<number, Uint8Array>();
+  for (let round = 0; round < 100 && byShard.size < DEFAULT_HUB_SHARDS; round++) {
+    for (const script of freshScripts(DEFAULT_HUB_SHARDS)) {
+      byShard.set(shardOf(walletScriptHash(script), DEFAULT_HUB_SHARDS), script);
+    }
+  }
+  if (byShard.size < DEFAULT_HUB_SHARDS) throw new Error('no script for some hub shard');
+  return [...byShard.values()];
+}
+
+const byHash = (a: unknown[], b: unknown[]): number => String(a[0]).localeCompare(String(b[0]));
+const quiet = (): Promise<void> => new Promise((done) => setTimeout(done, QUIET_MS));
+
+describe('notification fan-out over every hub', () => {
+  let stack: Stack;
+  const logs: string[] = [];
+  const open: WalletSocket[] = [];
+
+  const wallet = async (): Promise<WalletSocket> => {
+    const socket = await WalletSocket.open(stack.wsUrl);
+    open.push(socket);
+    await socket.call('server.version', ['notify-fanout', '1.4']);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({
+      chainFile: 'data/radiant_mainnet_0-1.json',
+      coin: COIN.name,
+      net: COIN.net,
+      notify: 'stack',
+      indexerEnv: indexerEnv(100),
+      workerVars: { LOG_LEVEL: 'debug', HUB_SHARDS: String(DEFAULT_HUB_SHARDS) },
+      onLog: (line) => logs.push(line),
+    }).catch((error: unknown) => {
+      console.error(logs.slice(-60).join('\n'));
+      throw error;
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const socket of open) socket.close();
+    await stack?.stop();
+  });
+
+  it('announces each tip once while all hubs wake the session together', async () => {
+    const scripts = scriptPerShard();
+    const hashes = scripts.map(walletScriptHash);
+    const both = await wallet();
+    await both.call(HEADERS, []);
+    const replies = await both.batch(hashes.map((hash) => [SCRIPTHASH, [hash]]));
+    expect(replies).toEqual(hashes.map(() => null));
+    // Every script's history: one coinbase output per block, so the same (txid, height) list.
+    const history: string[] = [];
+    for (let block = 1; block <= BLOCKS; block++) {
+      const mined = mineToScripts(stack.simNode, COIN, scripts);
+      history.push(`${txidOf(mined.coinbase)}:${mined.height}:`);
+      const perBlock = hashes.length + 1;
+      await both.waitForCount(perBlock * block, NOTIFY_TIMEOUT_MS);
+      await quiet();
+      const fresh = both.notifications.slice(perBlock * (block - 1));
+      const header = stack.simNode.blockHex(mined.height).slice(0, 160);
+      const tips = fresh.filter((item) => item.method === HEADERS).map((item) => item.params);
+      expect(tips, `block ${block}`).toEqual([[{ hex: header, height: mined.height }]]);
+      const status = sha256(history.join('')).toString('hex');
+      const statuses = fresh.filter((item) => item.method === SCRIPTHASH).map((i) => i.params);
+      expect(statuses.sort(byHash)).toEqual(hashes.map((hash) => [hash, status]).sort(byHash));
+    }
+    both.close();
+  }, 120_000);
+
+  it('wakes no headers subscriber for a notice that leaves the tip as it was', async () => {
+    const watcher = await wallet();
+    const told = (await watcher.call(HEADERS, [])) as { hex: string; height: number };
+    // Registered once the hub answered: the session then logs nothing more for this message.
+    await quiet();
+    const db = new Database(join(stack.dbDirectory, 'index.db'), { readonly: true });
+    let seq: number;
+    try {
+      const row = db.prepare('SELECT last_change_seq AS seq FROM chain_state WHERE id = 0').get();
+      seq = (row as { seq: number }).seq + 1;
+    } finally {
+      db.close();
+    }
+    // What a mempool change looks like: a new seq, the same tip, no script hash of this session.
+    const notice = {
+      seq,
+      height: told.height,
+      tip_hash: stack.simNode.tipHash(),
+      header_hex: told.hex,
+      hashxes: [],
+    };
+    const linesBefore = logs.length;
+    const response = await fetch(`${stack.httpUrl}/internal/notify`, {
+      method: 'POST',
+      body: JSON.stringify([notice]),
+      headers: { Authorization: `Bearer ${stack.notifySecret ?? ''}` },
+    });
+    expect(response.status).toBe(200);
+    await quiet();
+    expect(watcher.notifications).toEqual([]);
+    const delivered = logs.slice(linesBefore).filter((line) => line.includes('"hub_delivered"'));
+    expect(delivered.length).toBe(DEFAULT_HUB_SHARDS);
+    expect(delivered.every((line) => line.includes('"woken":0'))).toBe(true);
+    const wakes = logs.slice(linesBefore).filter((line) => line.includes('"notify_wake"'));
+    expect(wakes).toEqual([]);
+  }, 60_000);
+});
