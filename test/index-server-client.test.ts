@@ -6,13 +6,13 @@ import { asc, eq, gt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/libsql/web';
 import { blob, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
+import { ITEM_ROWS, TEST_TOKEN, type TempIndex } from '../indexer/index-server/test-index.ts';
 import {
-  createTempIndex,
-  ITEM_ROWS,
-  TEST_TOKEN,
-  type TempIndex,
-} from '../indexer/index-server/test-index.ts';
+  serveWithTestToken,
+  startTempIndexServer,
+  type TempIndexServer,
+} from './support/local-index.ts';
 
 const items = sqliteTable('items', {
   id: integer('id').primaryKey(),
@@ -21,26 +21,20 @@ const items = sqliteTable('items', {
   ratio: real('ratio'),
 });
 
+let fixture: TempIndexServer;
 let index: TempIndex;
 let server: IndexServer;
 let client: Client;
 
 beforeAll(async () => {
-  index = createTempIndex();
-  server = await startIndexServer({
-    dbPath: index.dbPath,
-    host: '127.0.0.1',
-    port: 0,
-    authToken: TEST_TOKEN,
-    log: () => undefined,
-  });
+  fixture = await startTempIndexServer();
+  ({ index, server } = fixture);
   client = createClient({ url: server.url, authToken: TEST_TOKEN, intMode: 'bigint' });
 });
 
 afterAll(async () => {
   client.close();
-  await server.close();
-  index.remove();
+  await fixture.stop();
 });
 
 const ECHO_WITH_TYPE = 'SELECT ? AS v, typeof(?) AS t';
@@ -236,14 +230,7 @@ describe('drizzle-orm/libsql/web', () => {
 describe('abandoned streams', () => {
   it('expire when idle too long: transaction rolled back, baton refused', async () => {
     const idleStreamMs = 300;
-    const short = await startIndexServer({
-      dbPath: index.dbPath,
-      host: '127.0.0.1',
-      port: 0,
-      authToken: TEST_TOKEN,
-      idleStreamMs,
-      log: () => undefined,
-    });
+    const short = await serveWithTestToken(index.dbPath, { idleStreamMs });
     const shortClient = createClient({ url: short.url, authToken: TEST_TOKEN, intMode: 'bigint' });
     try {
       const tx = await shortClient.transaction('read');

@@ -2,27 +2,24 @@
 import { Worker } from 'node:worker_threads';
 import { createClient } from '@libsql/client/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
-import { createTempIndex, TEST_TOKEN, type TempIndex } from '../indexer/index-server/test-index.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
+import { TEST_TOKEN, type TempIndex } from '../indexer/index-server/test-index.ts';
+import {
+  serveWithTestToken,
+  startTempIndexServer,
+  type TempIndexServer,
+} from './support/local-index.ts';
 
+let fixture: TempIndexServer;
 let index: TempIndex;
 let server: IndexServer;
 
 beforeAll(async () => {
-  index = createTempIndex();
-  server = await startIndexServer({
-    dbPath: index.dbPath,
-    host: '127.0.0.1',
-    port: 0,
-    authToken: TEST_TOKEN,
-    log: () => undefined,
-  });
+  fixture = await startTempIndexServer();
+  ({ index, server } = fixture);
 });
 
-afterAll(async () => {
-  await server.close();
-  index.remove();
-});
+afterAll(() => fixture.stop());
 
 // Client code for an eval worker (plain JS). It runs in its own thread because the test thread
 // is about to block, or, for throughput, so the client does not share a thread with the test.
@@ -135,15 +132,7 @@ describe('reads while the main thread writes', () => {
 describe('a read that runs away', () => {
   it('is abandoned with 503 and its reader replaced, so later reads are served', async () => {
     const stuckReadMs = 300;
-    const guarded = await startIndexServer({
-      dbPath: index.dbPath,
-      host: '127.0.0.1',
-      port: 0,
-      authToken: TEST_TOKEN,
-      readerThreads: 1,
-      stuckReadMs,
-      log: () => undefined,
-    });
+    const guarded = await serveWithTestToken(index.dbPath, { readerThreads: 1, stuckReadMs });
     const post = (sql: string) =>
       fetch(`${guarded.url}/v2/pipeline`, {
         method: 'POST',

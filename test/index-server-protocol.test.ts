@@ -1,30 +1,26 @@
 // The index server on the wire, checked with raw fetch against HTTP_V2_SPEC and HRANA_3_SPEC.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
-import { createTempIndex, TEST_TOKEN, type TempIndex } from '../indexer/index-server/test-index.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
+import { TEST_TOKEN, type TempIndex } from '../indexer/index-server/test-index.ts';
+import {
+  serveWithTestToken,
+  startTempIndexServer,
+  type TempIndexServer,
+} from './support/local-index.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
+let fixture: TempIndexServer;
 let index: TempIndex;
 let server: IndexServer;
 
 beforeAll(async () => {
-  index = createTempIndex();
-  server = await startIndexServer({
-    dbPath: index.dbPath,
-    host: '127.0.0.1',
-    port: 0,
-    authToken: TEST_TOKEN,
-    maxBodyBytes: MAX_BODY_BYTES,
-    log: () => undefined,
-  });
+  fixture = await startTempIndexServer({ maxBodyBytes: MAX_BODY_BYTES });
+  ({ index, server } = fixture);
 });
 
-afterAll(async () => {
-  await server.close();
-  index.remove();
-});
+afterAll(() => fixture.stop());
 
 interface Reply {
   status: number;
@@ -301,14 +297,7 @@ describe('batons and streams', () => {
   });
 
   it('refuses new streams beyond maxStreams with 503 until one closes', async () => {
-    const small = await startIndexServer({
-      dbPath: index.dbPath,
-      host: '127.0.0.1',
-      port: 0,
-      authToken: TEST_TOKEN,
-      maxStreams: 2,
-      log: () => undefined,
-    });
+    const small = await serveWithTestToken(index.dbPath, { maxStreams: 2 });
     const open = (baton: string | null, requests: unknown[]) =>
       fetch(`${small.url}/v2/pipeline`, {
         method: 'POST',

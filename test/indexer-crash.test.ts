@@ -4,34 +4,31 @@
 // on a block boundary with every status equal to an independent recomputation over what it holds;
 // after the last kill of each phase a restart (the real indexer, indexer/main.ts, at the end)
 // converges to the tables of a clean sync of the node's chain and mempool.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import type { SimNode } from '../tools/sim-node.ts';
 import {
   caughtUpAt,
   expectWholeBlocks,
   growChain,
   headerInfo,
+  indexerEnv,
   PROJECT_DIR,
   startIndexer,
+  startTestNode,
   stopIndexer,
-  tempDir,
+  tempDirs,
 } from './indexer-support.ts';
 import {
   captureLog,
   chainDigests,
+  cleanSyncDigests,
   indexStatuses,
   keyHash,
-  nodeBlocks,
-  nodeMempoolHex,
   p2pkhScript,
-  SIM_PASSWORD,
-  SIM_USER,
-  startLocalIndexer,
   txHex,
   txidOfHex,
   waitSettled,
@@ -54,7 +51,7 @@ const SEED = 0x5eed_2026;
 const CHILD = 'test/support/indexer-child.ts';
 const SYNC_KILLS = 30;
 const REORG_KILLS = 20;
-const dirs: string[] = [];
+const dirs = tempDirs('indexer-crash-');
 type LogEvent = Record<string, unknown>;
 const STARTED = (e: LogEvent): boolean => e.event === 'starting';
 // A restart on the branch the node is on again has no reorg to do: it only catches up.
@@ -69,14 +66,8 @@ for (const hex of [...CHAIN_A, ...CHAIN_B]) blockByHash.set(headerInfo(hex, 'sha
 
 afterAll(() => {
   logs.restore();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.removeAll();
 });
-
-function newDir(): string {
-  const dir = tempDir('indexer-crash-');
-  dirs.push(dir);
-  return dir;
-}
 
 /** mulberry32: a small seeded generator, so a failing kill schedule can be replayed. */
 function seededRandom(seed: number): () => number {
@@ -144,47 +135,16 @@ function indexTipHash(dbPath: string): string {
   }
 }
 
-/** Digests of a clean in-process sync of the node's chain with the node's mempool. */
-async function cleanDigests(node: SimNode): Promise<Record<string, string>> {
-  const clean = await startSimNode({
-    coin,
-    blocks: nodeBlocks(node),
-    user: SIM_USER,
-    password: SIM_PASSWORD,
-  });
-  try {
-    for (const tx of await nodeMempoolHex(node)) clean.addMempoolTx(tx);
-    const indexer = startLocalIndexer({ node: clean, coin, dir: newDir() });
-    try {
-      await waitSettled(clean, indexer.dbPath, 60_000);
-    } finally {
-      await indexer.stop();
-    }
-    return chainDigests(indexer.dbPath);
-  } finally {
-    await clean.close();
-  }
-}
-
 describe('indexer killed at random points', () => {
   it('converges to a clean sync after 30 kills during sync and 20 during reorgs', async () => {
     const random = seededRandom(SEED);
-    const node = await startSimNode({
-      coin,
-      blocks: CHAIN_A,
-      user: SIM_USER,
-      password: SIM_PASSWORD,
-      slowDelayMs: 16,
-    });
+    const node = await startTestNode(coin, CHAIN_A, { slowDelayMs: 16 });
     try {
       for (const tx of mempoolTxs(CHAIN_A)) node.addMempoolTx(tx);
-      const dir = newDir();
+      const dir = dirs.make();
       const dbPath = join(dir, 'index.db');
       const env = {
-        DAEMON_URL: node.url,
-        COIN: coin.name,
-        NET: coin.net,
-        DB_DIRECTORY: dir,
+        ...indexerEnv(node, coin, dir),
         FLUSH_BLOCKS: '2',
         POLL_INTERVAL_MS: '50',
         LOG_LEVEL: 'info',
@@ -269,6 +229,6 @@ async function converge(
   }
   expect(run.events.filter((e) => e.level === 'error')).toEqual([]);
   expectConsistent(dbPath);
-  expect(chainDigests(dbPath)).toEqual(await cleanDigests(node));
+  expect(chainDigests(dbPath)).toEqual(await cleanSyncDigests(node, coin, dirs.make()));
   node.setFault('slow');
 }

@@ -2,15 +2,19 @@
 // line per change of state, never a partial block, back on track when the node is), and a full
 // disk (SQLITE_FULL through PRAGMA max_page_count: one error line, writes paused, resumed once
 // there is room). After each the index equals the node's chain and mempool, recomputed apart.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { setDiskSpaceRetry } from '../indexer/disk-space.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
-import type { FaultMode } from '../tools/sim-node.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
-import { expectWholeBlocks, growChain, PROJECT_DIR, tempDir } from './indexer-support.ts';
+import type { FaultMode, SimNode } from '../tools/sim-node.ts';
+import {
+  expectWholeBlocks,
+  growChain,
+  PROJECT_DIR,
+  startTestNode,
+  tempDirs,
+} from './indexer-support.ts';
 import {
   captureLog,
   indexStatuses,
@@ -18,8 +22,6 @@ import {
   nodeBlocks,
   nodeMempoolHex,
   p2pkhScript,
-  SIM_PASSWORD,
-  SIM_USER,
   startLocalIndexer,
   txHex,
   waitSettled,
@@ -30,19 +32,13 @@ import { coinbaseOf, ledgerStatuses } from './support/independent-ledger.ts';
 const coin = getCoin('BitcoinCash', 'regtest');
 const BASE = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
 const CHAIN = growChain(coin, BASE, 10, 20, 'faults');
-const dirs: string[] = [];
+const dirs = tempDirs('indexer-faults-');
 const logs = captureLog('info');
 
 afterAll(() => {
   logs.restore();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.removeAll();
 });
-
-function newDir(): string {
-  const dir = tempDir('indexer-faults-');
-  dirs.push(dir);
-  return dir;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 // How long the indexer's node requests wait in the fault tests.
@@ -76,18 +72,12 @@ describe('node faults', () => {
     ['slow', 'down'],
     ['down', 'down'],
   ])('%s: one line each way, no partial block, caught up afterwards', async (fault, reason) => {
-    const node = await startSimNode({
-      coin,
-      blocks: CHAIN,
-      user: SIM_USER,
-      password: SIM_PASSWORD,
-      slowDelayMs: 5_000,
-    });
+    const node = await startTestNode(coin, CHAIN, { slowDelayMs: 5_000 });
     // Requests give up after TIMEOUT_MS, so the 'slow' node counts as down (a timeout). Far above
     // what an answer takes on a loaded machine: a healthy request that timed out would log a
     // second daemon_unavailable line.
     const daemon = { timeoutMs: TIMEOUT_MS };
-    const indexer = startLocalIndexer({ node, coin, dir: newDir(), daemon });
+    const indexer = startLocalIndexer({ node, coin, dir: dirs.make(), daemon });
     try {
       await expectMatchesNode(node, indexer);
       const heightBefore = node.tipHeight();
@@ -122,12 +112,11 @@ describe('node faults', () => {
 
 describe('a full disk', () => {
   it('pauses writes with one error line and resumes once there is room', async () => {
-    const auth = { user: SIM_USER, password: SIM_PASSWORD };
-    const node = await startSimNode({ coin, blocks: CHAIN, ...auth });
+    const node = await startTestNode(coin, CHAIN);
     const indexer = startLocalIndexer({
       node,
       coin,
-      dir: newDir(),
+      dir: dirs.make(),
       prepare: (db) => setDiskSpaceRetry(db, { firstRetryMs: 20, maxRetryMs: 100 }),
     });
     try {

@@ -1,8 +1,9 @@
 // Helpers for the indexer tests: table digests, comparison of an index with the independent
-// reference reading of a chain (test/support/reference-chain.ts), temp directories.
+// reference reading of a chain (test/support/reference-chain.ts), temp directories, and the
+// simulated node and indexer processes a test starts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,6 +11,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { Coin } from '../core/coins.ts';
 import { buildBlock, buildCoinbase, serializeTx } from '../tools/block-builder.ts';
+import { startSimNode, type SimNode, type SimNodeOptions } from '../tools/sim-node.ts';
 import {
   readReferenceChain,
   referenceStatus,
@@ -44,6 +46,26 @@ export function tempDir(prefix = 'indexer-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Temp directories one test file makes, removed together at its end. */
+export interface TempDirs {
+  make(): string;
+  removeAll(): void;
+}
+
+export function tempDirs(prefix: string): TempDirs {
+  const made: string[] = [];
+  return {
+    make() {
+      const dir = tempDir(prefix);
+      made.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 function cell(value: unknown): string {
   if (Buffer.isBuffer(value)) return `x${value.toString('hex')}`;
   if (value === null) return 'null';
@@ -51,8 +73,24 @@ function cell(value: unknown): string {
 }
 
 /**
- * SHA-256 over every row of the tables in key order, one digest per table. chain_state's
- * last_change_seq and relay_fee are left out when `changes` is (they count commits, not chain).
+ * SHA-256 over every row of `table` in key order, as `rows:digest`. `columns` picks what counts
+ * (default every column).
+ */
+export function digestTable(db: Database.Database, table: string, columns = '*'): string {
+  const statement = db.prepare(`SELECT ${columns} FROM ${table} ORDER BY ${TABLE_KEYS[table]}`);
+  statement.safeIntegers(true);
+  const hash = createHash('sha256');
+  let rows = 0;
+  for (const row of statement.iterate() as Iterable<Record<string, unknown>>) {
+    hash.update(Object.values(row).map(cell).join('|') + '\n');
+    rows += 1;
+  }
+  return `${rows}:${hash.digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * One digest per table (digestTable). chain_state's last_change_seq and relay_fee are left out
+ * when `changes` is (they count commits, not chain).
  */
 export function tableDigests(
   dbPath: string,
@@ -66,15 +104,7 @@ export function tableDigests(
         table === 'chain_state' && !tables.includes('changes')
           ? 'id, coin, net, height, tip_hash, tx_count'
           : '*';
-      const statement = db.prepare(`SELECT ${columns} FROM ${table} ORDER BY ${TABLE_KEYS[table]}`);
-      statement.safeIntegers(true);
-      const hash = createHash('sha256');
-      let rows = 0;
-      for (const row of statement.iterate() as Iterable<Record<string, unknown>>) {
-        hash.update(Object.values(row).map(cell).join('|') + '\n');
-        rows += 1;
-      }
-      out[table] = `${rows}:${hash.digest('hex').slice(0, 16)}`;
+      out[table] = digestTable(db, table, columns);
     }
     return out;
   } finally {
@@ -213,6 +243,25 @@ export function txidOf(raw: Uint8Array): string {
 
 export const PROJECT_DIR = join(import.meta.dirname, '..');
 export const TEST_TOKEN = 'test-index-server-token-0123456789';
+/** The simulated node's RPC credentials in the indexer tests. */
+export const SIM_USER = 'rpc';
+export const SIM_PASSWORD = 'sim-pass-0123456789';
+
+type TestNodeOptions = Partial<Omit<SimNodeOptions, 'coin' | 'blocks'>>;
+
+/** Starts the simulated node on `blocks`, as SIM_USER / SIM_PASSWORD unless `options` say. */
+export function startTestNode(
+  coin: Coin,
+  blocks: string[],
+  options: TestNodeOptions = {}
+): Promise<SimNode> {
+  return startSimNode({ coin, blocks, user: SIM_USER, password: SIM_PASSWORD, ...options });
+}
+
+/** The settings that point an indexer at `node` for `coin` and keep its index in `dir`. */
+export function indexerEnv(node: SimNode, coin: Coin, dir: string): Record<string, string> {
+  return { DAEMON_URL: node.url, COIN: coin.name, NET: coin.net, DB_DIRECTORY: dir };
+}
 
 type LogEvent = Record<string, unknown>;
 
@@ -309,6 +358,44 @@ export function caughtUpAt(height: number, hash?: string): (event: LogEvent) => 
     event.event === 'caught_up' &&
     event.height === height &&
     (hash === undefined || event.hash === hash);
+}
+
+/** Nodes, indexer processes and temp directories of one test file, ended by `cleanup()`. */
+export class TestProcesses {
+  #cleanups: (() => Promise<void> | void)[] = [];
+
+  /** A simulated node (startTestNode), closed at cleanup. */
+  async node(coin: Coin, blocks: string[], options: TestNodeOptions = {}): Promise<SimNode> {
+    const node = await startTestNode(coin, blocks, options);
+    this.#cleanups.push(() => node.close());
+    return node;
+  }
+
+  /** A temp directory, removed at cleanup. */
+  tempDir(prefix?: string): string {
+    const dir = tempDir(prefix);
+    this.#cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** An indexer process on `node` (indexerEnv plus `extra`) in a fresh directory. */
+  indexer(
+    node: SimNode,
+    coin: Coin,
+    extra: Record<string, string> = {}
+  ): { run: IndexerRun; dbPath: string } {
+    const dir = this.tempDir();
+    const run = startIndexer({ ...indexerEnv(node, coin, dir), ...extra });
+    this.#cleanups.push(async () => {
+      if ((await Promise.race([run.exited, Promise.resolve(null)])) === null) await stopIndexer(run);
+    });
+    return { run, dbPath: join(dir, 'index.db') };
+  }
+
+  /** Ends everything, the last started first. */
+  async cleanup(): Promise<void> {
+    for (const cleanup of this.#cleanups.splice(0).reverse()) await cleanup();
+  }
 }
 
 /**

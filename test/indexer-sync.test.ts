@@ -1,36 +1,30 @@
 // End to end: the indexer process syncs real chain files from the simulated node, follows new
 // blocks, serves the index over Hrana, refreshes fees, and stops cleanly on SIGTERM.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client/web';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import type { SimNode } from '../tools/sim-node.ts';
 import {
   caughtUpAt,
   expectIndexMatchesReference,
   PROJECT_DIR,
   startIndexer,
   stopIndexer,
-  tempDir,
   TEST_TOKEN,
+  TestProcesses,
   type IndexerRun,
 } from './indexer-support.ts';
 import { readReferenceChain, type HeaderHashName } from './support/reference-chain.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const processes = new TestProcesses();
 
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+afterAll(() => processes.cleanup());
 
-async function simNode(coinName: string, net: string, blocks: string[]): Promise<SimNode> {
-  const coin = getCoin(coinName, net);
-  const node = await startSimNode({ coin, blocks, user: 'rpc', password: 'sim-pass-0123456789' });
-  cleanups.push(() => node.close());
-  return node;
+function simNode(coinName: string, net: string, blocks: string[]): Promise<SimNode> {
+  return processes.node(getCoin(coinName, net), blocks);
 }
 
 function indexerFor(
@@ -39,14 +33,7 @@ function indexerFor(
   net: string,
   extra: Record<string, string> = {}
 ): { run: IndexerRun; dbPath: string } {
-  const dir = tempDir();
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const settings = { DAEMON_URL: node.url, COIN: coinName, NET: net, DB_DIRECTORY: dir };
-  const run = startIndexer({ ...settings, ...extra });
-  cleanups.push(async () => {
-    if ((await Promise.race([run.exited, Promise.resolve(null)])) === null) await stopIndexer(run);
-  });
-  return { run, dbPath: join(dir, 'index.db') };
+  return processes.indexer(node, getCoin(coinName, net), extra);
 }
 
 const CHAINS: [string, string, string, string, HeaderHashName][] = [
@@ -135,8 +122,7 @@ describe('indexer process', () => {
   });
 
   it('refuses a bad setting with one line naming it, exit code 2', async () => {
-    const dir = tempDir();
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = processes.tempDir();
     const run = startIndexer({
       DAEMON_URL: 'http://u:hunter2-secret-pass@127.0.0.1:1',
       DB_DIRECTORY: dir,

@@ -2,26 +2,24 @@
 // orphaned txs return to the mempool, children become -1, a double spend on the winning branch
 // drops its rival. Afterwards every chain table equals a clean sync of the winning chain with the
 // same mempool, and every status equals an independent recomputation.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import { DEFAULT_PAYOUT_SCRIPT } from '../tools/sim-node-miner.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
-import { headerInfo, PROJECT_DIR, tempDir } from './indexer-support.ts';
+import type { SimNode } from '../tools/sim-node.ts';
+import { headerInfo, PROJECT_DIR, startTestNode, tempDirs } from './indexer-support.ts';
 import {
   captureLog,
   chainDigests,
+  cleanSyncDigests,
   indexStatuses,
   keyHash,
   nodeBlocks,
   nodeMempoolHex,
   p2pkhScript,
   refOf,
-  SIM_PASSWORD,
-  SIM_USER,
   singletonScript,
   startLocalIndexer,
   tokenScript,
@@ -34,23 +32,13 @@ import { coinbaseOf, ledgerStatuses } from './support/independent-ledger.ts';
 const coin = getCoin('Radiant', 'mainnet');
 const K = Buffer.from(DEFAULT_PAYOUT_SCRIPT);
 const BASE = loadChainFile(join(PROJECT_DIR, 'data/radiant_mainnet_0-1.json'));
-const dirs: string[] = [];
+const dirs = tempDirs('mempool-reorg-');
 const logs = captureLog('info');
 
 afterAll(() => {
   logs.restore();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.removeAll();
 });
-
-function newDir(): string {
-  const dir = tempDir('mempool-reorg-');
-  dirs.push(dir);
-  return dir;
-}
-
-async function simNode(blocks: string[]): Promise<SimNode> {
-  return startSimNode({ coin, blocks, user: SIM_USER, password: SIM_PASSWORD });
-}
 
 interface Scenario {
   node: SimNode;
@@ -71,7 +59,7 @@ interface Scenario {
  * child and grandchild of the mint, an independent payment and another mint.
  */
 async function buildScenario(depth: number): Promise<Scenario> {
-  const node = await simNode(BASE);
+  const node = await startTestNode(coin, BASE);
   node.mine({ count: 8 });
   const funds = Array.from({ length: 8 }, (_, i) => coinbaseOf(node.blockHex(i + 2)));
   const fund = (i: number): { txid: string; value: bigint } => {
@@ -141,30 +129,13 @@ function branch(node: SimNode, fork: number, count: number, txs: string[]): stri
   return blocks;
 }
 
-/** Digests and statuses of a clean sync of the node's chain with the node's mempool. */
-async function cleanSync(node: SimNode, reorgLimit: number): Promise<Record<string, string>> {
-  const clean = await simNode(nodeBlocks(node));
-  try {
-    for (const tx of await nodeMempoolHex(node)) clean.addMempoolTx(tx);
-    const indexer = startLocalIndexer({ node: clean, coin, dir: newDir(), reorgLimit });
-    try {
-      await waitSettled(clean, indexer.dbPath, 60_000);
-    } finally {
-      await indexer.stop();
-    }
-    return chainDigests(indexer.dbPath);
-  } finally {
-    await clean.close();
-  }
-}
-
 async function expectReorgMatchesCleanSync(
   scenario: Scenario,
   reorgLimit: number,
   reorg: () => void
 ): Promise<string[]> {
   const { node, fork } = scenario;
-  const indexer = startLocalIndexer({ node, coin, dir: newDir(), reorgLimit });
+  const indexer = startLocalIndexer({ node, coin, dir: dirs.make(), reorgLimit });
   const tip = node.tipHeight();
   try {
     await waitSettled(node, indexer.dbPath, 60_000);
@@ -179,7 +150,8 @@ async function expectReorgMatchesCleanSync(
   }
   const mempool = await nodeMempoolHex(node);
   expect(indexStatuses(indexer.dbPath)).toEqual(ledgerStatuses(nodeBlocks(node), mempool, true));
-  expect(chainDigests(indexer.dbPath)).toEqual(await cleanSync(node, reorgLimit));
+  const clean = await cleanSyncDigests(node, coin, dirs.make(), reorgLimit);
+  expect(chainDigests(indexer.dbPath)).toEqual(clean);
   return mempool.map(txidOfHex);
 }
 

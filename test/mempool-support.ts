@@ -10,13 +10,18 @@ import { openIndexDb, type IndexDb } from '../indexer/db.ts';
 import { configureLog } from '../indexer/log.ts';
 import { startMempool, type MempoolHandle } from '../indexer/mempool.ts';
 import { Sync } from '../indexer/sync.ts';
-import { serializeTx } from '../tools/block-builder.ts';
 import { callNode } from '../tools/sim-node-client.ts';
 import type { SimNode } from '../tools/sim-node.ts';
-import { CHAIN_TABLES, TABLE_KEYS } from './indexer-support.ts';
+import {
+  CHAIN_TABLES,
+  digestTable,
+  SIM_PASSWORD,
+  SIM_USER,
+  startTestNode,
+} from './indexer-support.ts';
 
-export const SIM_USER = 'rpc';
-export const SIM_PASSWORD = 'sim-pass-0123456789';
+/** Raw hex of a version-2 tx spending outpoints (display txids); scriptSigs are OP_TRUE. */
+export { spend as txHex } from '../tools/sim-node-testkit.ts';
 
 /** hash160 of the key Radiant's genesis coinbase pays (DESIGN §3). */
 export const GENESIS_KEY_HASH160 = '4f9ab47a237441c0dc61dcd39fd92709f281b033';
@@ -52,25 +57,6 @@ export function singletonScript(ref: Buffer, hash160Hex: string): Buffer {
 export function tokenScript(ref: Buffer, hash160Hex: string): Buffer {
   const tail = Buffer.from('dec0e9aa76e378e4a269e69d', 'hex');
   return Buffer.concat([p2pkhScript(hash160Hex), Buffer.of(0xbd, 0xd0), ref, tail]);
-}
-
-/** Raw hex of a tx spending outpoints (display txids) to outputs; scriptSigs are OP_TRUE. */
-export function txHex(
-  inputs: { txid: string; vout: number }[],
-  outputs: { value: bigint; script: Uint8Array }[]
-): string {
-  const raw = serializeTx({
-    version: 2,
-    inputs: inputs.map((input) => ({
-      prevTxid: internal(input.txid),
-      prevVout: input.vout,
-      script: Uint8Array.of(0x51),
-      sequence: 0xffffffff,
-    })),
-    outputs,
-    locktime: 0,
-  });
-  return Buffer.from(raw).toString('hex');
 }
 
 /** Display txid of a legacy tx (version 1 or 2), with node:crypto. */
@@ -203,12 +189,6 @@ export async function waitSettled(
   throw new Error(`index did not settle in ${timeoutMs} ms: ${last}`);
 }
 
-function cell(value: unknown): string {
-  if (Buffer.isBuffer(value)) return `x${value.toString('hex')}`;
-  if (value === null) return 'null';
-  return `${typeof value}:${String(value)}`;
-}
-
 /**
  * One digest per chain table (core/schema.ts), keys in order, leaving out what is not chain data:
  * mempool_txs.seen_at (our clock), chain_state's change counter and relay fee.
@@ -221,21 +201,35 @@ export function chainDigests(dbPath: string): Record<string, string> {
   };
   try {
     const out: Record<string, string> = {};
-    for (const table of CHAIN_TABLES) {
-      const select = columns[table] ?? '*';
-      const statement = db.prepare(`SELECT ${select} FROM ${table} ORDER BY ${TABLE_KEYS[table]}`);
-      statement.safeIntegers(true);
-      const hash = createHash('sha256');
-      let rows = 0;
-      for (const row of statement.iterate() as Iterable<Record<string, unknown>>) {
-        hash.update(Object.values(row).map(cell).join('|') + '\n');
-        rows += 1;
-      }
-      out[table] = `${rows}:${hash.digest('hex').slice(0, 16)}`;
-    }
+    for (const table of CHAIN_TABLES) out[table] = digestTable(db, table, columns[table]);
     return out;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * chainDigests of a clean in-process sync, in `dir`, of a fresh node holding `node`'s chain and
+ * mempool: what any way of reaching that chain and mempool must leave.
+ */
+export async function cleanSyncDigests(
+  node: SimNode,
+  coin: Coin,
+  dir: string,
+  reorgLimit?: number
+): Promise<Record<string, string>> {
+  const clean = await startTestNode(coin, nodeBlocks(node));
+  try {
+    for (const tx of await nodeMempoolHex(node)) clean.addMempoolTx(tx);
+    const indexer = startLocalIndexer({ node: clean, coin, dir, reorgLimit });
+    try {
+      await waitSettled(clean, indexer.dbPath, 60_000);
+    } finally {
+      await indexer.stop();
+    }
+    return chainDigests(indexer.dbPath);
+  } finally {
+    await clean.close();
   }
 }
 

@@ -3,10 +3,8 @@
 // server. The index is written here through migrations/ with rows from an independent reading of
 // the Bitcoin Cash regtest chain file (test/support), plus synthetic mempool, large-value and fee
 // rows; every expected answer comes from that reading, the rows written, or the protocol docs.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -15,10 +13,22 @@ import {
   type RPCNotification,
 } from '@electrum-cash/network';
 import { ElectrumWebSocket } from '@electrum-cash/web-socket';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
+import {
+  freePort,
+  startWrangler,
+  waitForWorkerHealth,
+  type WranglerProcess,
+} from '../tools/stack.ts';
+import {
+  openRpcSession,
+  type ErrorJson as RpcErrorJson,
+  type ReplyJson as Reply,
+  type RpcSession,
+} from './support/frame-socket.ts';
+import { startLoopbackIndexServer, writeMigratedIndex } from './support/local-index.ts';
 import {
   readReferenceChain,
   referenceBranch,
@@ -28,11 +38,9 @@ import {
 } from './support/reference-chain.ts';
 
 const PROJECT_DIR = resolve(import.meta.dirname, '..');
-const WRANGLER_CLI = join(PROJECT_DIR, 'node_modules/wrangler/wrangler-dist/cli.js');
 const CHAIN_FILE = join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json');
 const TIP_HEIGHT = 103;
 const START_TIMEOUT_MS = 90_000;
-const REPLY_TIMEOUT_MS = 10_000;
 // data/SOURCES.md: Bitcoin Cash regtest; the genesis hash is Bitcoin Core's regtest one
 // (chainparams.cpp), which block 0 of the file must hash to.
 const REGTEST_GENESIS = '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206';
@@ -63,14 +71,6 @@ interface Synthetic {
   /** A script hash holding one output worth more than 2^53. */
   whale: string;
   whaleValue: bigint;
-}
-
-function migrate(db: Database.Database): void {
-  const dir = join(PROJECT_DIR, 'migrations');
-  for (const file of readdirSync(dir).filter((name) => name.endsWith('.sql')).sort()) {
-    const statements = readFileSync(join(dir, file), 'utf8').split('--> statement-breakpoint');
-    for (const statement of statements) if (statement.trim() !== '') db.exec(statement);
-  }
 }
 
 function writeChain(db: Database.Database, chain: ReferenceChain): Map<string, number> {
@@ -169,204 +169,42 @@ function writeSynthetic(
 }
 
 function buildIndex(dbPath: string, chain: ReferenceChain): Synthetic {
-  const db = new Database(dbPath);
-  try {
-    db.pragma('journal_mode = WAL');
-    migrate(db);
-    return db.transaction(() => writeSynthetic(db, chain, writeChain(db, chain)))();
-  } finally {
-    db.close();
-  }
+  return writeMigratedIndex(dbPath, (db) => writeSynthetic(db, chain, writeChain(db, chain)));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes: the index server in this process, the Worker under wrangler dev as a child.
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
-interface WorkerProcess {
-  child: ChildProcess;
-  port: number;
-  output: string[];
-}
-
-function startWrangler(
-  port: number,
-  indexUrl: string,
-  token: string,
-  stateDir: string
-): WorkerProcess {
-  const output: string[] = [];
-  // wrangler's own node process (no npx wrapper), so its PID is the one to signal (DESIGN §9).
-  const child = spawn(
-    process.execPath,
-    [
-      WRANGLER_CLI,
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      stateDir,
-      '--var',
-      `LIBSQL_URL:${indexUrl}`,
-      '--var',
-      `LIBSQL_AUTH_TOKEN:${token}`,
-      '--var',
-      'COIN:BitcoinCash',
-      '--var',
-      'NET:regtest',
-      '--var',
-      'DONATION_ADDRESS:bchreg:qtestdonation',
-    ],
-    {
-      cwd: PROJECT_DIR,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: 'false',
-        WRANGLER_HIDE_BANNER: 'true',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        WRANGLER_LOG_PATH: join(stateDir, 'logs'),
-        NO_COLOR: '1',
-      },
-    }
-  );
-  child.stdout?.on('data', (data: Buffer) => output.push(String(data)));
-  child.stderr?.on('data', (data: Buffer) => output.push(String(data)));
-  return { child, port, output };
-}
-
-async function stopWrangler(worker: WorkerProcess): Promise<void> {
-  const { child } = worker;
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    // Still up after the grace period: end the group this test started (wrangler and workerd).
-    try {
-      process.kill(-(child.pid as number), 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForHealth(worker: WorkerProcess): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
-    if (worker.child.exitCode !== null) {
-      throw new Error(`wrangler exited (${worker.child.exitCode}):\n${worker.output.join('')}`);
-    }
-    try {
-      const response = await fetch(`http://127.0.0.1:${worker.port}/health`);
-      if (response.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, Math.min(250 * (attempt + 1), 1_000)));
-  }
-  throw new Error(`the Worker did not become healthy:\n${worker.output.join('')}`);
+function startWorker(port: number, indexUrl: string, token: string, stateDir: string) {
+  const vars = {
+    LIBSQL_URL: indexUrl,
+    LIBSQL_AUTH_TOKEN: token,
+    COIN: 'BitcoinCash',
+    NET: 'regtest',
+    DONATION_ADDRESS: 'bchreg:qtestdonation',
+  };
+  return startWrangler({ port, stateDir, logDir: join(stateDir, 'logs'), vars });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Clients: a raw WebSocket that sees frames exactly as sent, and HTTP.
 
-interface RpcErrorJson {
-  code: number;
-  message: string;
-}
-
-interface Reply {
-  jsonrpc?: string;
-  id?: unknown;
-  result?: unknown;
-  error?: RpcErrorJson;
-}
-
-interface RawSession {
-  /** Sends one frame without waiting for anything. */
-  send(text: string): void;
-  /** Sends one frame and returns the next frame received, as text. */
-  exchange(text: string): Promise<string>;
-  /** Sends one binary frame and returns the next frame received, as text. */
-  exchangeBinary(bytes: Buffer): Promise<string>;
-  /** Sends a request object and returns the parsed reply. */
-  call(method: string, params?: unknown): Promise<Reply>;
-  /** The result of a call (undefined when it failed). */
-  result(method: string, params?: unknown): Promise<unknown>;
-  /** The error of a call (undefined when it succeeded). */
-  failure(method: string, params?: unknown): Promise<RpcErrorJson | undefined>;
-  closed: Promise<{ code: number }>;
-  close(): void;
-}
-
-async function openRaw(port: number): Promise<RawSession> {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
-  const frames: string[] = [];
-  const waiters: ((frame: string) => void)[] = [];
-  socket.on('message', (data) => {
-    const frame = String(data);
-    const waiter = waiters.shift();
-    if (waiter === undefined) frames.push(frame);
-    else waiter(frame);
-  });
-  const closed = new Promise<{ code: number }>((done) => {
-    socket.once('close', (code) => done({ code }));
-  });
-  await new Promise((done, fail) => {
-    socket.once('open', done);
-    socket.once('error', fail);
-  });
-  let nextId = 1;
-  const next = (): Promise<string> => {
-    const frame = frames.shift();
-    if (frame !== undefined) return Promise.resolve(frame);
-    return new Promise((done, fail) => {
-      const timer = setTimeout(() => fail(new Error('no reply frame in time')), REPLY_TIMEOUT_MS);
-      waiters.push((received) => {
-        clearTimeout(timer);
-        done(received);
-      });
-    });
-  };
-  const exchange = (text: string): Promise<string> => {
-    socket.send(text);
-    return next();
-  };
-  const call = async (method: string, params: unknown = []): Promise<Reply> => {
-    const id = nextId++;
-    const frame = await exchange(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    const reply = JSON.parse(frame) as Reply;
-    expect(reply.id).toBe(id);
+/** A raw session whose calls also check that each reply echoes its request's id. */
+async function openRaw(
+  port: number
+): Promise<RpcSession & { exchangeBinary(bytes: Buffer): Promise<string> }> {
+  const session = await openRpcSession(`ws://127.0.0.1:${port}/`);
+  const call = async (method: string, params?: unknown): Promise<Reply> => {
+    const { sentId, reply } = await session.request(method, params);
+    expect(reply.id).toBe(sentId);
     return reply;
   };
   return {
-    send: (text) => socket.send(text),
-    exchange,
-    exchangeBinary: (bytes) => {
-      socket.send(bytes, { binary: true });
-      return next();
-    },
+    ...session,
+    exchangeBinary: (bytes) => session.exchange(bytes),
     call,
     result: async (method, params) => (await call(method, params)).result,
     failure: async (method, params) => (await call(method, params)).error,
-    closed,
-    close: () => socket.close(),
   };
 }
 
@@ -392,7 +230,7 @@ let chain: ReferenceChain;
 let synthetic: Synthetic;
 let workDir = '';
 let indexServer: IndexServer | undefined;
-let worker: WorkerProcess | undefined;
+let worker: WranglerProcess | undefined;
 let port = 0;
 
 beforeAll(async () => {
@@ -401,17 +239,16 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'worker-protocol-'));
   const dbPath = join(workDir, 'index.db');
   synthetic = buildIndex(dbPath, chain);
-  const token = randomBytes(24).toString('hex');
-  const serverOptions = { dbPath, host: '127.0.0.1', port: 0, authToken: token, log: () => {} };
-  indexServer = await startIndexServer(serverOptions);
+  const served = await startLoopbackIndexServer(dbPath);
+  indexServer = served.server;
   port = await freePort();
-  worker = startWrangler(port, indexServer.url, token, join(workDir, 'wrangler'));
-  await waitForHealth(worker);
+  worker = await startWorker(port, indexServer.url, served.token, join(workDir, 'wrangler'));
+  await waitForWorkerHealth(worker, START_TIMEOUT_MS);
 }, START_TIMEOUT_MS + 30_000);
 
 afterAll(async () => {
   try {
-    if (worker !== undefined) await stopWrangler(worker);
+    await worker?.stop();
   } finally {
     await indexServer?.close();
     if (workDir !== '') rmSync(workDir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import { startSimNode, type SimNode } from './sim-node.ts';
 const PROJECT_DIR = resolve(import.meta.dirname, '..');
 const WRANGLER_CLI = join(PROJECT_DIR, 'node_modules/wrangler/wrangler-dist/cli.js');
 const READY_TIMEOUT_MS = 120_000;
+const HEALTH_TIMEOUT_MS = 90_000;
 
 export interface StackOptions {
   chainFile: string;
@@ -115,8 +116,8 @@ function followLines(
   }
 }
 
-/** Ends a child and everything it started (it leads its own process group). */
-async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+/** Ends a child and everything it started (it leads its own process group): TERM, then KILL. */
+export async function stopProcessGroup(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const signalGroup = (signal: NodeJS.Signals): void => {
@@ -130,6 +131,96 @@ async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
   const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** How to run `wrangler dev` for one Worker. */
+export interface WranglerOptions {
+  /** Loopback port the Worker serves on. */
+  port: number;
+  /** `--persist-to`: Durable Object and cache state, private to this run. */
+  stateDir: string;
+  /** WRANGLER_LOG_PATH. */
+  logDir: string;
+  /** Worker vars, each passed as `--var NAME:value`. */
+  vars: Record<string, string>;
+  /** A wrangler.toml other than the project's (e.g. one pointing at a bundled snapshot). */
+  configPath?: string;
+  /** Serve over TLS with miniflare's built-in self-signed certificate. */
+  https?: boolean;
+  /** Flags for the node process that runs wrangler's CLI. */
+  nodeFlags?: string[];
+  /** Keep every chunk wrangler prints in `output` (default true); off for long runs. */
+  keepOutput?: boolean;
+}
+
+/** A `wrangler dev` child: wrangler's own node process, leading its own process group. */
+export interface WranglerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** What wrangler printed so far, chunk by chunk (empty with keepOutput: false). */
+  readonly output: string[];
+  /** Ends wrangler and workerd (DESIGN §9). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `wrangler dev` on loopback with metrics, banner and Cloudflare fetches off (DESIGN §9)
+ * and a free inspector port, so several runs can share the machine. Does not wait for it.
+ */
+export async function startWrangler(options: WranglerOptions): Promise<WranglerProcess> {
+  const args = [
+    ...(options.nodeFlags ?? []),
+    WRANGLER_CLI,
+    'dev',
+    ...(options.configPath === undefined ? [] : ['--config', options.configPath]),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--inspector-port',
+    String(await freePort()),
+    ...(options.https === true ? ['--local-protocol', 'https'] : []),
+    '--persist-to',
+    options.stateDir,
+    ...workerVarArgs(options.vars),
+  ];
+  // wrangler's own node process (no npx wrapper), so its PID is the one to signal (DESIGN §9).
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_DIR,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_LOG_PATH: options.logDir,
+      NO_COLOR: '1',
+    },
+  });
+  const output: string[] = [];
+  if (options.keepOutput !== false) {
+    child.stdout?.on('data', (data: Buffer) => output.push(String(data)));
+    child.stderr?.on('data', (data: Buffer) => output.push(String(data)));
+  }
+  return { child, port: options.port, output, stop: () => stopProcessGroup(child) };
+}
+
+/** Resolves once the Worker answers GET /health with 200; throws if wrangler exits first. */
+export async function waitForWorkerHealth(
+  worker: WranglerProcess,
+  timeoutMs = HEALTH_TIMEOUT_MS
+): Promise<void> {
+  const tail = (): string => worker.output.join('').slice(-4_000);
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const { exitCode } = worker.child;
+    if (exitCode !== null) throw new Error(`wrangler exited (${exitCode}):\n${tail()}`);
+    const health = await fetch(`http://127.0.0.1:${worker.port}/health`).catch(() => null);
+    if (health?.status === 200) return;
+    await new Promise((done) => setTimeout(done, Math.min(250 * (attempt + 1), 1_000)));
+  }
+  throw new Error(`the Worker did not become healthy in ${timeoutMs} ms:\n${tail()}`);
 }
 
 /** Sends one Electrum request over a fresh WebSocket and returns its result. */
@@ -276,56 +367,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
   };
 
-  const wrangler = spawn(
-    process.execPath,
-    [
-      '--no-warnings',
-      '--experimental-vm-modules',
-      WRANGLER_CLI,
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(workerPort),
-      ...(tls ? ['--local-protocol', 'https'] : []),
-      '--persist-to',
-      join(dbDirectory, 'wrangler-state'),
-      '--var',
-      `LIBSQL_URL:http://127.0.0.1:${indexServerPort}`,
-      '--var',
-      `LIBSQL_AUTH_TOKEN:${indexServerToken}`,
-      '--var',
-      `COIN:${coin.name}`,
-      '--var',
-      `NET:${coin.net}`,
-      ...workerVarArgs({
-        RELAY_URL: txRelay.url,
-        RELAY_SECRET: txRelay.secret,
-        ...(notifySecret === null ? {} : { NOTIFY_SECRET: notifySecret }),
-        ...options.workerVars,
-      }),
-    ],
-    {
-      cwd: PROJECT_DIR,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: 'false',
-        WRANGLER_HIDE_BANNER: 'true',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        WRANGLER_LOG_PATH: join(dbDirectory, 'wrangler-logs'),
-        NO_COLOR: '1',
-      },
-    }
-  );
-  followLines(wrangler, 'worker', onLog, () => {});
+  const wrangler = await startWrangler({
+    port: workerPort,
+    stateDir: join(dbDirectory, 'wrangler-state'),
+    logDir: join(dbDirectory, 'wrangler-logs'),
+    vars: {
+      LIBSQL_URL: `http://127.0.0.1:${indexServerPort}`,
+      LIBSQL_AUTH_TOKEN: indexServerToken,
+      COIN: coin.name,
+      NET: coin.net,
+      RELAY_URL: txRelay.url,
+      RELAY_SECRET: txRelay.secret,
+      ...(notifySecret === null ? {} : { NOTIFY_SECRET: notifySecret }),
+      ...options.workerVars,
+    },
+    https: tls,
+    nodeFlags: ['--no-warnings', '--experimental-vm-modules'],
+    keepOutput: false,
+  });
+  followLines(wrangler.child, 'worker', onLog, () => {});
 
   const wsUrl = `${tls ? 'wss' : 'ws'}://127.0.0.1:${workerPort}`;
   let notifier: Notifier | null = null;
   const stop = async (): Promise<void> => {
     await notifier?.close();
-    await Promise.all([stopChild(wrangler), stopChild(indexer)]);
+    await Promise.all([wrangler.stop(), stopProcessGroup(indexer)]);
     await relay?.close();
     await simNode.close();
     if (ownsDb) rmSync(dbDirectory, { recursive: true, force: true });
@@ -343,7 +409,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         };
         return tip.height === tipHeight;
       },
-      () => (wrangler.exitCode !== null ? `wrangler exited with code ${wrangler.exitCode}` : null)
+      () => {
+        const { exitCode } = wrangler.child;
+        return exitCode !== null ? `wrangler exited with code ${exitCode}` : null;
+      }
     );
     if (options.notify === 'stack' && notifySecret !== null) {
       notifier = startNotifier({
@@ -370,7 +439,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     adminRpc,
     dbDirectory,
     indexer,
-    wrangler,
+    wrangler: wrangler.child,
     notifySecret,
     notifier,
     relay: txRelay,
