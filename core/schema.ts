@@ -192,6 +192,27 @@ export const feeEstimates = sqliteTable('fee_estimates', {
   feeRate: real('fee_rate').notNull(),
 });
 
+/**
+ * The node's estimatesmartfee per estimate_mode (CONSERVATIVE, ECONOMICAL) for targets 1..25,
+ * for blockchain.estimatefee's `mode` (protocol 1.6). fee_estimates holds the no-mode answers.
+ */
+export const feeEstimatesByMode = sqliteTable(
+  'fee_estimates_by_mode',
+  {
+    mode: text('mode').notNull(),
+    targetBlocks: integer('target_blocks').notNull(),
+    feeRate: real('fee_rate').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.mode, t.targetBlocks] })]
+);
+
+/** The node's mempool fee floors for mempool.get_info: one row, `id` = 0. */
+export const nodeFees = sqliteTable('node_fees', {
+  id: integer('id').primaryKey(),
+  incrementalFee: real('incremental_fee'),
+  mempoolMinFee: real('mempool_min_fee'),
+});
+
 /** Change feed: after each commit, which script hashes changed. */
 export const changes = sqliteTable('changes', {
   seq: integer('seq').primaryKey(),
@@ -259,6 +280,14 @@ export const changes = sqliteTable('changes', {
  *              The mempool tables are written by indexer/mempool*.ts: a refresh from the node
  *              and, inside each block's transaction, the removal of mined and conflicting txs.
  * fee_estimates key target_blocks 1..25; fee_rate coin/kB, -1 when the node has no estimate.
+ * fee_estimates_by_mode key (mode, target_blocks 1..25). mode 'CONSERVATIVE' or 'ECONOMICAL'
+ *              (estimatesmartfee's estimate_mode); fee_rate as in fee_estimates. A node without
+ *              modes (or without estimatesmartfee) gets its no-mode figure under each mode.
+ * node_fees    key id = 0. incremental_fee: getmempoolinfo incrementalrelayfee, else
+ *              getnetworkinfo incrementalfee, coin/kB; NULL when the node reports neither
+ *              (radiant-node). mempool_min_fee: getmempoolinfo mempoolminfee
+ *              (the larger of the relay fee and the full mempool's rolling floor), NULL when
+ *              the node did not answer getmempoolinfo. The relay fee stays in chain_state.
  * changes      key seq (1, 2, ...). One row per applied or unwound block: the new tip height
  *              and hash, hashxes = the touched script hashes, n x 32 bytes, sorted bytewise.
  *              Pruned to the last REORG_LIMIT rows; a reader that fell further behind rereads

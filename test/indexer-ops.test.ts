@@ -3,17 +3,20 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import type { SimNode } from '../tools/sim-node.ts';
 import { freePort } from '../tools/stack.ts';
 import {
   caughtUpAt,
   expectIndexMatchesReference,
+  indexerEnv,
   PROJECT_DIR,
   startIndexer,
+  startTestNode,
   stopIndexer,
   tempDir,
   TEST_TOKEN,
@@ -96,13 +99,7 @@ let node: SimNode;
 let dir: string;
 
 beforeAll(async () => {
-  node = await startSimNode({
-    coin,
-    blocks: CHAIN,
-    user: 'rpc',
-    password: NODE_PASSWORD,
-    slowDelayMs: 100,
-  });
+  node = await startTestNode(coin, CHAIN, { password: NODE_PASSWORD, slowDelayMs: 100 });
   dir = tempDir('indexer-ops-');
 });
 
@@ -159,10 +156,7 @@ describe('a running indexer', () => {
     rpcEnv = { RPC_PORT: String(rpcPort), RPC_USER, RPC_PASSWORD };
     node.setFault('slow');
     run = startIndexer({
-      DAEMON_URL: node.url,
-      COIN: coin.name,
-      NET: coin.net,
-      DB_DIRECTORY: join(dir, 'running'),
+      ...indexerEnv(node, coin, join(dir, 'running')),
       FLUSH_BLOCKS: '1',
       PROMETHEUS_PORT: String(metricsPort),
       WORKER_ADMIN_URL: `http://127.0.0.1:${(worker.address() as AddressInfo).port}`,
@@ -307,9 +301,17 @@ describe('a running indexer', () => {
     expect(got).toEqual(unspent.map((out) => `${out.txid}:${out.vout}`).sort());
     expect(history.length).toBeGreaterThan(1);
 
-    const address = await rpc('query', 'mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn');
+    // A testnet/regtest P2PKH address (Bitcoin's base58 test vectors: version 111, hash
+    // 243f1394...e924) is read as its output script; its script hash computed here with node:crypto.
+    const p2pkh = Buffer.from('76a914243f1394f44554f4ce3fd68649c19adc483ce92488ac', 'hex');
+    const expectedHash = Buffer.from(createHash('sha256').update(p2pkh).digest()).reverse();
+    const byAddress = await json('query', 'mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn');
+    expect(byAddress['script_hash']).toBe(expectedHash.toString('hex'));
+    expect(byAddress['history']).toEqual([]);
+    // One character changed: the checksum fails and the reply says so.
+    const address = await rpc('query', 'mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfm');
     expect(address.code).toBe(1);
-    const refusal = /is not a script hash .*addresses are not decoded/;
+    const refusal = /is not a script hash .*address \(bad base58check\)/;
     expect(JSON.parse(address.stderr).message).toMatch(refusal);
   });
 

@@ -11,9 +11,9 @@ import { startIndexServer, type IndexServer } from '../indexer/index-server/serv
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import { DEFAULT_PAYOUT_SCRIPT } from '../tools/sim-node-miner.ts';
-import { startSimNode, type SimNode } from '../tools/sim-node.ts';
+import type { SimNode } from '../tools/sim-node.ts';
 import { LibsqlIndexReader } from '../worker/libsql-reader.ts';
-import { PROJECT_DIR, tempDir, TEST_TOKEN } from './indexer-support.ts';
+import { PROJECT_DIR, startTestNode, tempDir, TEST_TOKEN } from './indexer-support.ts';
 import {
   captureLog,
   GENESIS_KEY_HASH160,
@@ -23,8 +23,6 @@ import {
   nodeMempoolHex,
   p2pkhScript,
   refOf,
-  SIM_PASSWORD,
-  SIM_USER,
   singletonScript,
   startLocalIndexer,
   tokenScript,
@@ -90,7 +88,7 @@ function mempoolRow(txid: string): { height: number; fee: bigint } | undefined {
 
 beforeAll(async () => {
   const base = loadChainFile(join(PROJECT_DIR, 'data/radiant_mainnet_0-1.json'));
-  node = await startSimNode({ coin, blocks: base, user: SIM_USER, password: SIM_PASSWORD });
+  node = await startTestNode(coin, base);
   node.mine({ count: 8 });
   for (let height = 2; height <= node.tipHeight(); height++) {
     coinbases.push(coinbaseOf(node.blockHex(height)));
@@ -145,8 +143,9 @@ describe('mempool', () => {
       { tx: txidOfHex(parent), height: 0, fee: 1_000n },
       { tx: txidOfHex(child), height: -1, fee: 500n },
     ]);
-    expect(await reader.balance(hashxOf(A))).toEqual({ confirmed: 0n, unconfirmed: 0n });
-    expect(await reader.balance(hashxOf(B))).toEqual({ confirmed: 0n, unconfirmed: 9_999_500n });
+    const noneConfirmed = { confirmed: 0n, utxoCount: 0 };
+    expect(await reader.balance(hashxOf(A))).toEqual({ ...noneConfirmed, unconfirmed: 0n });
+    expect(await reader.balance(hashxOf(B))).toEqual({ ...noneConfirmed, unconfirmed: 9_999_500n });
     const unspentB = await reader.unspent(hashxOf(B));
     expect(unspentB.map((u) => [displayTxid(u.txid), u.vout, u.height, u.value])).toEqual([
       [txidOfHex(child), 0, 0, 9_999_500n],
@@ -201,7 +200,8 @@ describe('mempool', () => {
     await settle();
     expect(await mempoolOf(D)).toEqual([]);
     expect(await reader.status(hashxOf(D))).toBeNull();
-    expect(await reader.balance(hashxOf(D))).toEqual({ confirmed: 0n, unconfirmed: 0n });
+    const empty = { confirmed: 0n, unconfirmed: 0n, utxoCount: 0 };
+    expect(await reader.balance(hashxOf(D))).toEqual(empty);
     expect(await mempoolOf(E)).toEqual([{ tx: txidOfHex(second), height: 0, fee: 3_000n }]);
     await expectAllStatuses();
   });

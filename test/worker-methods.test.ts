@@ -1,5 +1,6 @@
 // The Worker's method handlers in Node over a fake index: the cases a real chain file lacks.
-// Radiant refs in listunspent, the history limit, refusals, an empty index, our own failures.
+// Radiant refs in listunspent, the history limit, refusals, an empty index, our own failures,
+// fee answers per estimate mode and mempool floor, get_balance's cost.
 import { describe, expect, it } from 'vitest';
 import { getCoin, type Coin } from '../core/coins.ts';
 import { handleMessage, type DispatchOptions } from '../core/protocol/dispatch.ts';
@@ -7,7 +8,8 @@ import { METHODS } from '../core/protocol/methods.ts';
 import { HANDLERS } from '../worker/handlers.ts';
 import type { IndexReader } from '../worker/index-reader.ts';
 import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
-import { HISTORY_LIMIT } from '../worker/methods/scripthash.ts';
+import { requestCost } from '../worker/limits/method-cost.ts';
+import { HISTORY_LIMIT, scripthashGetBalance } from '../worker/methods/scripthash.ts';
 
 // DESIGN §3 worked example (P2PKH of Radiant's genesis coinbase key), display hex.
 const SCRIPT_HASH = '9932d8a64601168b894a4a2a4fbc72b3e71698a3c09e8010a6f297f7b9bc03fd';
@@ -34,6 +36,7 @@ function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
     status: missing('status'),
     relayFee: missing('relayFee'),
     feeEstimate: missing('feeEstimate'),
+    mempoolFees: missing('mempoolFees'),
     headerRange: missing('headerRange'),
     blockTxidsWithTip: missing('blockTxidsWithTip'),
     txRecord: missing('txRecord'),
@@ -44,9 +47,9 @@ function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
   };
 }
 
-function memorySession(): SessionControl & { subscribed: Map<string, string> } {
-  let version = '1.4';
-  let sent = false;
+function memorySession(negotiated?: string): SessionControl & { subscribed: Map<string, string> } {
+  let version = negotiated ?? '1.4';
+  let sent = negotiated !== undefined;
   const subscribed = new Map<string, string>();
   return {
     subscribed,
@@ -64,6 +67,31 @@ function memorySession(): SessionControl & { subscribed: Map<string, string> } {
   };
 }
 
+function methodContext(index: IndexReader, coin: Coin, session: SessionControl): MethodContext {
+  const server = { serverVersion: 'test 1.0', banner: 'b', donationAddress: '' };
+  return { index, coin, server, session };
+}
+
+/** The reply text to one request, in a session that negotiated `version` (default: none, 1.4). */
+async function exchange(
+  index: IndexReader,
+  method: string,
+  params: unknown,
+  options: { coin?: Coin; version?: string; logged?: unknown[] } = {}
+): Promise<string> {
+  const session = memorySession(options.version);
+  const coin = options.coin ?? getCoin('Radiant', 'mainnet');
+  const dispatch: DispatchOptions<MethodContext> = {
+    methods: METHODS,
+    handlers: HANDLERS,
+    context: methodContext(index, coin, session),
+    protocolVersion: () => session.protocolVersion(),
+    onInternalError: (error) => options.logged?.push(error),
+  };
+  const outcome = await handleMessage(JSON.stringify({ id: 1, method, params }), dispatch);
+  return outcome.reply ?? 'null';
+}
+
 async function call(
   index: IndexReader,
   method: string,
@@ -71,21 +99,8 @@ async function call(
   coin: Coin = getCoin('Radiant', 'mainnet')
 ): Promise<{ result?: unknown; error?: { code: number; message: string }; logged: unknown[] }> {
   const logged: unknown[] = [];
-  const session = memorySession();
-  const options: DispatchOptions<MethodContext> = {
-    methods: METHODS,
-    handlers: HANDLERS,
-    context: {
-      index,
-      coin,
-      server: { serverVersion: 'test 1.0', banner: 'b', donationAddress: '' },
-      session,
-    },
-    protocolVersion: () => session.protocolVersion(),
-    onInternalError: (error) => logged.push(error),
-  };
-  const outcome = await handleMessage(JSON.stringify({ id: 1, method, params }), options);
-  const reply = JSON.parse(outcome.reply ?? 'null') as { result?: unknown; error?: never };
+  const text = await exchange(index, method, params, { coin, logged });
+  const reply = JSON.parse(text) as { result?: unknown; error?: never };
   return { result: reply.result, error: reply.error, logged };
 }
 
@@ -198,5 +213,99 @@ describe('limits and refusals', () => {
     const named = { scripthash: SCRIPT_HASH };
     const { result } = await call(index, 'blockchain.scripthash.subscribe', named);
     expect(result).toBe(Buffer.from(digest).toString('hex'));
+  });
+});
+
+describe('fees per estimate mode and mempool floor', () => {
+  // A different figure per mode, so the wrong table would show: no mode 0.0002, CONSERVATIVE
+  // 0.0004, ECONOMICAL none.
+  const asked: [number, string | undefined][] = [];
+  const rates = new Map<string | undefined, number | null>([
+    [undefined, 0.0002],
+    ['CONSERVATIVE', 0.0004],
+    ['ECONOMICAL', null],
+  ]);
+  const index = fakeIndex({
+    feeEstimate: async (targetBlocks, mode) => {
+      asked.push([targetBlocks, mode]);
+      return rates.get(mode) ?? null;
+    },
+  });
+
+  it('asks the index for the mode given, upper-cased, and for none without one', async () => {
+    asked.length = 0;
+    expect((await call(index, 'blockchain.estimatefee', [6])).result).toBe(0.0002);
+    expect((await call(index, 'blockchain.estimatefee', [6, null])).result).toBe(0.0002);
+    expect((await call(index, 'blockchain.estimatefee', [3, 'conservative'])).result).toBe(0.0004);
+    expect((await call(index, 'blockchain.estimatefee', [2, 'ECONOMICAL'])).result).toBe(-1);
+    expect(asked).toEqual([
+      [6, undefined],
+      [6, undefined],
+      [3, 'CONSERVATIVE'],
+      [2, 'ECONOMICAL'],
+    ]);
+  });
+
+  it('refuses any other mode with code 1, naming it', async () => {
+    asked.length = 0;
+    expect((await call(index, 'blockchain.estimatefee', [2, 'fast'])).error).toEqual({
+      code: 1,
+      message: 'unknown estimatefee mode: FAST',
+    });
+    expect((await call(index, 'blockchain.estimatefee', [2, 5])).error).toEqual({
+      code: 1,
+      message: 'unknown estimatefee mode: 5',
+    });
+    expect(asked).toEqual([]);
+  });
+
+  it('answers mempool.get_info from the node floors, in coin per kB with 8 decimals', async () => {
+    const floors = fakeIndex({
+      mempoolFees: async () => ({
+        relayFee: 0.01,
+        mempoolMinFee: 0.0125,
+        incrementalFee: 0.000001,
+      }),
+    });
+    expect(await exchange(floors, 'mempool.get_info', [], { version: '1.6' })).toBe(
+      '{"jsonrpc":"2.0","result":{"mempoolminfee":0.01250000,"minrelaytxfee":0.01000000,' +
+        '"incrementalrelayfee":0.00000100},"id":1}'
+    );
+  });
+
+  it('answers the relay fee where the node reported no floor or increment', async () => {
+    const relayOnly = fakeIndex({
+      mempoolFees: async () => ({ relayFee: 0.00001, mempoolMinFee: null, incrementalFee: null }),
+    });
+    expect(await exchange(relayOnly, 'mempool.get_info', [], { version: '1.6' })).toBe(
+      '{"jsonrpc":"2.0","result":{"mempoolminfee":0.00001000,"minrelaytxfee":0.00001000,' +
+        '"incrementalrelayfee":0.00001000},"id":1}'
+    );
+    const unknown = fakeIndex({ mempoolFees: async () => null });
+    expect(await exchange(unknown, 'mempool.get_info', [], { version: '1.6' })).toBe(
+      '{"jsonrpc":"2.0","error":{"code":1,"message":"relay fee not known yet"},"id":1}'
+    );
+  });
+});
+
+describe('get_balance cost', () => {
+  const index = fakeIndex({
+    balance: async () => ({ confirmed: 2n ** 60n, unconfirmed: -5n, utxoCount: 120 }),
+  });
+
+  it('sends only confirmed and unconfirmed', async () => {
+    const text = await exchange(index, 'blockchain.scripthash.get_balance', [SCRIPT_HASH]);
+    expect(text).toBe(
+      `{"jsonrpc":"2.0","result":{"confirmed":${2n ** 60n},"unconfirmed":-5},"id":1}`
+    );
+  });
+
+  it('costs 1 + utxos / 50, as ElectrumX charges it', async () => {
+    const context = methodContext(index, getCoin('Radiant', 'mainnet'), memorySession());
+    const result = await scripthashGetBalance(context, [SCRIPT_HASH]);
+    const method = 'blockchain.scripthash.get_balance';
+    // ElectrumX session.py get_balance: bump_cost(1.0 + len(utxos) / 50); 120 UTXOs -> 3.4.
+    expect(requestCost(method, 1, [SCRIPT_HASH], result)).toBeCloseTo(3.4, 12);
+    expect(Object.keys(result as object)).toEqual(['confirmed', 'unconfirmed']);
   });
 });

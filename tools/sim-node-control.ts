@@ -17,7 +17,7 @@ export interface SimControl {
   mine(options?: MineOptions): string[];
   removeMempoolTx(txidHex: string): void;
   setFault(mode: FaultMode): void;
-  setFeeRate(satsPerKb: bigint | null): void;
+  setFeeRate(satsPerKb: bigint | null, mode?: 'CONSERVATIVE' | 'ECONOMICAL'): void;
 }
 
 function invalid(message: string): NodeRpcError {
@@ -100,17 +100,29 @@ function simFault(params: unknown[], control: SimControl): JsonValue {
   return mode;
 }
 
-/** sim_setfeerate [coinsPerKb | null]: what estimatefee / estimatesmartfee answer; null = none. */
+// The estimate modes sim_setfeerate can set apart (estimatesmartfee's estimate_mode).
+function modeParam(params: unknown[]): 'CONSERVATIVE' | 'ECONOMICAL' | undefined {
+  if (isAbsent(params, 1)) return undefined;
+  const mode = stringParam(params, 1).toUpperCase();
+  if (mode === 'CONSERVATIVE' || mode === 'ECONOMICAL') return mode;
+  throw invalid(`unknown estimate mode "${mode.slice(0, 20)}"; valid: CONSERVATIVE, ECONOMICAL`);
+}
+
+/**
+ * sim_setfeerate [coinsPerKb | null] ["mode"]: what estimatefee / estimatesmartfee answer (with
+ * a mode: estimatesmartfee in that mode only); null = none.
+ */
 function simSetFeeRate(params: unknown[], control: SimControl): JsonValue {
+  const mode = modeParam(params);
   if (isAbsent(params, 0)) {
-    control.setFeeRate(null);
+    control.setFeeRate(null, mode);
     return null;
   }
   const rate = params[0];
   if (typeof rate !== 'number' || !(rate >= 0)) {
     throw invalid('fee rate must be coins per kB, >= 0');
   }
-  control.setFeeRate(coinsToSats(rate));
+  control.setFeeRate(coinsToSats(rate), mode);
   return null;
 }
 
@@ -131,6 +143,6 @@ export const CONTROL_METHODS: ReadonlyMap<string, ControlMethod> = new Map([
   fromUsage('sim_reorg forkheight ( blocks_or_count )', simReorg),
   fromUsage('sim_mine ( options )', simMine),
   fromUsage('sim_fault "mode"', simFault),
-  fromUsage('sim_setfeerate ( feerate )', simSetFeeRate),
+  fromUsage('sim_setfeerate ( feerate "mode" )', simSetFeeRate),
   fromUsage('sim_removemempooltx "txid"', simRemoveMempoolTx),
 ]);

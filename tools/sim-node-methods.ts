@@ -30,8 +30,33 @@ export interface NodeContext {
   mempool: SimMempool;
   /** The node's clock (mocktime when set), seconds since the epoch. */
   nowSec(): number;
-  /** The fee rate estimatefee / estimatesmartfee report, sats per kB; null = no estimate. */
-  feeRateSatsPerKb(): bigint | null;
+  /**
+   * The fee rate estimatesmartfee reports for `mode` (estimatefee and no mode: null), sats per kB;
+   * null = no estimate.
+   */
+  feeRateSatsPerKb(mode: EstimateMode | null): bigint | null;
+  /** The relay fee, incremental fee and mempool floor the node reports. */
+  nodeFees(): SimNodeFees;
+}
+
+/** estimatesmartfee's estimate_mode values other than UNSET (Bitcoin Core common/messages.cpp). */
+export type EstimateMode = 'CONSERVATIVE' | 'ECONOMICAL';
+const ESTIMATE_MODES: readonly string[] = ['UNSET', 'ECONOMICAL', 'CONSERVATIVE'];
+
+/** The node's fee settings, sats per kB. */
+export interface SimNodeFees {
+  /** getnetworkinfo relayfee and getmempoolinfo minrelaytxfee (-minrelaytxfee). */
+  relayFeeSatsPerKb: bigint;
+  /**
+   * getnetworkinfo incrementalfee (and getmempoolinfo incrementalrelayfee on Bitcoin Core 24+);
+   * null = not reported, as radiant-node and Bitcoin Cash Node.
+   */
+  incrementalFeeSatsPerKb: bigint | null;
+  /**
+   * The full mempool's rolling minimum fee: getmempoolinfo mempoolminfee reports the larger of
+   * it and the relay fee (txmempool GetMinFee). 0 while the mempool is not full.
+   */
+  mempoolFloorSatsPerKb: bigint;
 }
 
 /** What each coin's node says about itself in getnetworkinfo, and its minimum relay fee. */
@@ -56,6 +81,19 @@ const IDENTITIES: Record<Coin['name'], NodeIdentity> = {
 /** The minimum relay fee the simulated node reports for `coin`, sats per kB. */
 export function relayFeeSatsPerKb(coin: Coin): bigint {
   return IDENTITIES[coin.name].relayFeeSatsPerKb;
+}
+
+// Bitcoin Core policy/policy.h DEFAULT_INCREMENTAL_RELAY_FEE: 1,000 sats/kvB. radiant-node and
+// Bitcoin Cash Node report no incremental fee.
+const BITCOIN_INCREMENTAL_FEE_SATS_PER_KB = 1000n;
+
+/** The fee settings a fresh simulated node of `coin` has. */
+export function defaultNodeFees(coin: Coin): SimNodeFees {
+  return {
+    relayFeeSatsPerKb: relayFeeSatsPerKb(coin),
+    incrementalFeeSatsPerKb: coin.name === 'Bitcoin' ? BITCOIN_INCREMENTAL_FEE_SATS_PER_KB : null,
+    mempoolFloorSatsPerKb: 0n,
+  };
 }
 
 const PROTOCOL_VERSION = 70016;
@@ -166,15 +204,20 @@ function getrawmempool(params: unknown[], context: NodeContext): JsonValue {
 function getmempoolinfo(_params: unknown[], context: NodeContext): JsonValue {
   const { mempool, coin } = context;
   const bytes = mempool.totalBytes();
-  const relayFee = new JsonAmount(relayFeeSatsPerKb(coin));
+  const fees = context.nodeFees();
+  const { relayFeeSatsPerKb: relay, mempoolFloorSatsPerKb: floor } = fees;
+  const incremental = fees.incrementalFeeSatsPerKb;
   return {
     loaded: true,
     size: mempool.size,
     bytes,
     usage: bytes + mempool.size * MEMPOOL_ENTRY_OVERHEAD_BYTES,
     maxmempool: MAX_MEMPOOL_BYTES,
-    mempoolminfee: relayFee,
-    minrelaytxfee: relayFee,
+    mempoolminfee: new JsonAmount(floor > relay ? floor : relay),
+    minrelaytxfee: new JsonAmount(relay),
+    // Bitcoin Core 24+ (rpc/mempool.cpp MempoolInfoToJSON); not in radiant-node or BCHN.
+    incrementalrelayfee:
+      coin.name === 'Bitcoin' && incremental !== null ? new JsonAmount(incremental) : undefined,
   };
 }
 
@@ -241,7 +284,7 @@ function sendrawtransaction(params: unknown[], context: NodeContext): JsonValue 
 
 function estimatefee(params: unknown[], context: NodeContext): JsonValue {
   if (!isAbsent(params, 0)) intParam(params, 0);
-  const rate = context.feeRateSatsPerKb();
+  const rate = context.feeRateSatsPerKb(null);
   return rate === null ? -1 : new JsonAmount(rate);
 }
 
@@ -254,13 +297,11 @@ function estimatesmartfee(params: unknown[], context: NodeContext): JsonValue {
       `Invalid conf_target, must be between 1 and ${MAX_CONF_TARGET}`
     );
   }
-  if (!isAbsent(params, 1)) {
-    const mode = stringParam(params, 1).toUpperCase();
-    if (!['UNSET', 'ECONOMICAL', 'CONSERVATIVE'].includes(mode)) {
-      throw new NodeRpcError(RPC_INVALID_PARAMETER, 'Invalid estimate_mode parameter');
-    }
+  const mode = isAbsent(params, 1) ? 'UNSET' : stringParam(params, 1).toUpperCase();
+  if (!ESTIMATE_MODES.includes(mode)) {
+    throw new NodeRpcError(RPC_INVALID_PARAMETER, 'Invalid estimate_mode parameter');
   }
-  const rate = context.feeRateSatsPerKb();
+  const rate = context.feeRateSatsPerKb(mode === 'UNSET' ? null : (mode as EstimateMode));
   if (rate === null) return { errors: ['Insufficient data or no feerate found'], blocks: 0 };
   // The node tracks no 1-block target: it answers for 2 at least.
   return { feerate: new JsonAmount(rate), blocks: Math.max(2, target) };
@@ -269,6 +310,8 @@ function estimatesmartfee(params: unknown[], context: NodeContext): JsonValue {
 function getnetworkinfo(_params: unknown[], context: NodeContext): JsonValue {
   const { coin } = context;
   const identity = IDENTITIES[coin.name];
+  const fees = context.nodeFees();
+  const incremental = fees.incrementalFeeSatsPerKb;
   const network = (name: string, reachable: boolean): JsonValue => ({
     name,
     limited: !reachable,
@@ -286,7 +329,8 @@ function getnetworkinfo(_params: unknown[], context: NodeContext): JsonValue {
     networkactive: true,
     connections: 0,
     networks: [network('ipv4', true), network('ipv6', true), network('onion', false)],
-    relayfee: new JsonAmount(identity.relayFeeSatsPerKb),
+    relayfee: new JsonAmount(fees.relayFeeSatsPerKb),
+    incrementalfee: incremental === null ? undefined : new JsonAmount(incremental),
     excessutxocharge: coin.name === 'Bitcoin' ? undefined : new JsonAmount(0n),
     localaddresses: [],
     warnings: '',

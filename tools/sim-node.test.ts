@@ -366,6 +366,40 @@ describe('Radiant mainnet 0-1', () => {
     }
   });
 
+  it('reports fee settings per estimate mode and the mempool floors the test sets', async () => {
+    // Bitcoin Core defaults: incremental fee 1,000 sats/kvB, reported in both places.
+    expect(await rpc(node, 'getmempoolinfo')).toMatchObject({
+      mempoolminfee: 0.00001,
+      minrelaytxfee: 0.00001,
+      incrementalrelayfee: 0.00001,
+    });
+    node.setFeeRate(3000n);
+    node.setFeeRate(7000n, 'CONSERVATIVE');
+    node.setFeeRate(null, 'ECONOMICAL');
+    expect(await rpc(node, 'estimatesmartfee', [4])).toEqual({ feerate: 0.00003, blocks: 4 });
+    const unset = await rpc(node, 'estimatesmartfee', [4, 'unset']);
+    expect(unset).toEqual({ feerate: 0.00003, blocks: 4 });
+    const conservative = await rpc(node, 'estimatesmartfee', [4, 'conservative']);
+    expect(conservative).toEqual({ feerate: 0.00007, blocks: 4 });
+    expect(await rpc(node, 'estimatesmartfee', [4, 'ECONOMICAL'])).toEqual({
+      errors: ['Insufficient data or no feerate found'],
+      blocks: 0,
+    });
+    expect(await rpc(node, 'estimatefee')).toBe(0.00003);
+    node.setNodeFees({ relayFeeSatsPerKb: 2000n, incrementalFeeSatsPerKb: 1500n });
+    node.setNodeFees({ mempoolFloorSatsPerKb: 5000n });
+    const info = await post(node, { id: 1, method: 'getnetworkinfo', params: [] });
+    expect(info.text).toContain('"relayfee":0.00002000,"incrementalfee":0.00001500,');
+    expect(await rpc(node, 'getmempoolinfo')).toMatchObject({
+      mempoolminfee: 0.00005,
+      minrelaytxfee: 0.00002,
+      incrementalrelayfee: 0.000015,
+    });
+    // The floor below the relay fee: mempoolminfee is their maximum (txmempool GetMinFee).
+    node.setNodeFees({ mempoolFloorSatsPerKb: 0n });
+    expect(await rpc(node, 'getmempoolinfo')).toMatchObject({ mempoolminfee: 0.00002 });
+  });
+
   it('can leave out methods radiant-node lacks', async () => {
     const blocks = chainBlocks('data/radiant_mainnet_0-1.json');
     const radiant = await startSimNode({

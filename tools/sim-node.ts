@@ -7,12 +7,19 @@ import { CONTROL_METHODS, type SimControl } from './sim-node-control.ts';
 import { NodeRpcError, RPC_IN_WARMUP } from './sim-node-errors.ts';
 import { startHttpFront, type FaultMode, type HttpFront } from './sim-node-http.ts';
 import { SimMempool } from './sim-node-mempool.ts';
-import { NODE_METHODS, relayFeeSatsPerKb } from './sim-node-methods.ts';
+import {
+  defaultNodeFees,
+  NODE_METHODS,
+  relayFeeSatsPerKb,
+  type EstimateMode,
+  type SimNodeFees,
+} from './sim-node-methods.ts';
 import { buildNextBlock, MAX_MINE_COUNT, type MineOptions } from './sim-node-miner.ts';
 import { answerBody, type HttpReply, type MethodSpec } from './sim-node-rpc.ts';
 
 export type { FaultMode } from './sim-node-http.ts';
 export type { MineOptions } from './sim-node-miner.ts';
+export type { EstimateMode, SimNodeFees } from './sim-node-methods.ts';
 
 /** How to start a simulated node. */
 export interface SimNodeOptions {
@@ -58,8 +65,13 @@ export interface SimNode {
   /** Builds and appends blocks (block-builder); returns their hashes. */
   mine(options?: MineOptions): string[];
   setFault(mode: FaultMode): void;
-  /** What estimatefee / estimatesmartfee report, sats per kB; null = no estimate. */
-  setFeeRate(satsPerKb: bigint | null): void;
+  /**
+   * What estimatefee / estimatesmartfee report, sats per kB; null = no estimate. With `mode`,
+   * only estimatesmartfee with that estimate_mode; a mode never set follows the no-mode rate.
+   */
+  setFeeRate(satsPerKb: bigint | null, mode?: EstimateMode): void;
+  /** Sets the relay fee, incremental fee or mempool floor getnetworkinfo/getmempoolinfo report. */
+  setNodeFees(fees: Partial<SimNodeFees>): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +90,8 @@ class SimNodeImpl implements SimNode, SimControl {
   readonly mempool: SimMempool;
   private fault: FaultMode = 'none';
   private feeRate: bigint | null;
+  private readonly modeFeeRates = new Map<EstimateMode, bigint | null>();
+  private fees: SimNodeFees;
   private minedCount = 0;
   private front: HttpFront | null = null;
   private readonly mocktime: number | undefined;
@@ -90,6 +104,7 @@ class SimNodeImpl implements SimNode, SimControl {
     this.mempool = new SimMempool(this.chain);
     this.mocktime = options.mocktime;
     this.feeRate = relayFeeSatsPerKb(options.coin);
+    this.fees = defaultNodeFees(options.coin);
     if (options.blocks.length === 0) {
       throw new Error('a simulated node needs at least a genesis block');
     }
@@ -223,12 +238,22 @@ class SimNodeImpl implements SimNode, SimControl {
     return this.fault;
   }
 
-  setFeeRate(satsPerKb: bigint | null): void {
-    this.feeRate = satsPerKb;
+  setFeeRate(satsPerKb: bigint | null, mode?: EstimateMode): void {
+    if (mode === undefined) this.feeRate = satsPerKb;
+    else this.modeFeeRates.set(mode, satsPerKb);
   }
 
-  feeRateSatsPerKb(): bigint | null {
+  feeRateSatsPerKb(mode: EstimateMode | null): bigint | null {
+    if (mode !== null && this.modeFeeRates.has(mode)) return this.modeFeeRates.get(mode) ?? null;
     return this.feeRate;
+  }
+
+  setNodeFees(fees: Partial<SimNodeFees>): void {
+    this.fees = { ...this.fees, ...fees };
+  }
+
+  nodeFees(): SimNodeFees {
+    return this.fees;
   }
 
   async close(): Promise<void> {

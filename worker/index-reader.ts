@@ -39,6 +39,21 @@ export interface Balance {
   confirmed: bigint;
   /** Mempool outputs received minus confirmed or mempool outputs spent; may be negative. */
   unconfirmed: bigint;
+  /** Confirmed unspent outputs summed into `confirmed`: get_balance's cost (DESIGN §6). */
+  utxoCount: number;
+}
+
+/** estimatesmartfee's estimate_mode values the index keeps estimates for (protocol 1.6). */
+export type EstimateMode = 'CONSERVATIVE' | 'ECONOMICAL';
+
+/** The node's mempool fee floors for mempool.get_info, coin per kB. */
+export interface MempoolFees {
+  /** getnetworkinfo relayfee (= getmempoolinfo minrelaytxfee). */
+  relayFee: number;
+  /** getmempoolinfo mempoolminfee, or null before the indexer has read it. */
+  mempoolMinFee: number | null;
+  /** The incremental relay fee, or null when the node reports none (radiant-node). */
+  incrementalFee: number | null;
 }
 
 /** A script hash's history; `confirmed` holds at most the `limit` rows asked for. */
@@ -118,8 +133,13 @@ export interface IndexReader {
   status(hashx: Uint8Array): Promise<Uint8Array | null>;
   /** The node's relay fee in coin per kB, or null before the indexer has read it. */
   relayFee(): Promise<number | null>;
-  /** The node's fee estimate in coin per kB for confirmation within `targetBlocks`, or null. */
-  feeEstimate(targetBlocks: number): Promise<number | null>;
+  /**
+   * The node's fee estimate in coin per kB for confirmation within `targetBlocks`, or null;
+   * with `mode`, estimatesmartfee's figure for that estimate mode.
+   */
+  feeEstimate(targetBlocks: number, mode?: EstimateMode): Promise<number | null>;
+  /** The relay fee and the mempool fee floors, or null before the indexer has read them. */
+  mempoolFees(): Promise<MempoolFees | null>;
   /** Up to `count` headers from `startHeight` (fewer at the tip) with the tip height. */
   headerRange(startHeight: number, count: number): Promise<HeaderRange>;
   /** The txids of a block with the tip height, for merkle proofs that may be cached. */

@@ -1,4 +1,5 @@
-// The index reads behind checkpoint proofs, verbose and cached answers, refs and the fee histogram.
+// The index reads behind checkpoint proofs, verbose and cached answers, refs, the fee histogram
+// and the node's fee figures.
 // Each function is one round trip: a batch in one read transaction sees one snapshot.
 import type { Client, InStatement, ResultSet, Row } from '@libsql/client/web';
 import { readU32LE } from '../core/bytes.ts';
@@ -6,13 +7,15 @@ import type { FeeRateBucket } from '../core/protocol/fee-histogram.ts';
 import { treeNodeId, type TreeNodeKey } from '../core/protocol/header-proof.ts';
 import type {
   BlockTxids,
+  EstimateMode,
   HeaderRange,
   HeaderTreeNodes,
+  MempoolFees,
   RefHistory,
   RefTx,
   TxRecord,
 } from './index-reader.ts';
-import { asBytes, asInt, column } from './libsql-values.ts';
+import { asBytes, asInt, asReal, column } from './libsql-values.ts';
 
 // Header layout: version 4 | prev 32 | merkle root 32 | time 4 | bits 4 | nonce 4.
 const HEADER_TIME_OFFSET = 68;
@@ -179,4 +182,54 @@ export async function readFeeRateBuckets(client: Client): Promise<FeeRateBucket[
     rateTenths: asInt(column(row, 0, 'fee rate'), 'fee rate'),
     sizeBytes: asInt(column(row, 1, 'fee bytes'), 'fee bytes'),
   }));
+}
+
+// The indexer keeps targets 1..25; a longer target gets the longest one kept, as the node
+// answers estimatesmartfee past its horizon with its longest estimate.
+const PLAIN_ESTIMATE_SQL =
+  'SELECT fee_rate FROM fee_estimates WHERE target_blocks <= ? ORDER BY target_blocks DESC LIMIT 1';
+const MODE_ESTIMATE_SQL =
+  'SELECT fee_rate FROM fee_estimates_by_mode WHERE mode = ? AND target_blocks <= ? ' +
+  'ORDER BY target_blocks DESC LIMIT 1';
+
+function feeRateOf(row: Row | undefined): number | null {
+  return row === undefined ? null : asReal(column(row, 0, 'fee_rate'), 'fee_rate');
+}
+
+/** fee_estimates' figure for `targetBlocks` (fee_estimates_by_mode's with `mode`), or null. */
+export async function readFeeEstimate(
+  client: Client,
+  targetBlocks: number,
+  mode: EstimateMode | undefined
+): Promise<number | null> {
+  const plain: InStatement = { sql: PLAIN_ESTIMATE_SQL, args: [targetBlocks] };
+  if (mode === undefined) return feeRateOf((await client.execute(plain)).rows[0]);
+  const [byMode, fallback] = await batch(client, [
+    { sql: MODE_ESTIMATE_SQL, args: [mode, targetBlocks] },
+    plain,
+  ]);
+  // The indexer writes both tables in one transaction; an index without mode rows (migrated
+  // to 0004 and not refreshed since) answers the no-mode figure, as a node without modes does.
+  return feeRateOf(byMode?.rows[0] ?? fallback?.rows[0]);
+}
+
+function realOrNull(row: Row, index: number, what: string): number | null {
+  const value = column(row, index, what);
+  return value === null ? null : asReal(value, what);
+}
+
+/** chain_state.relay_fee with node_fees' floors (null before the indexer's first refresh). */
+export async function readMempoolFees(client: Client): Promise<MempoolFees | null> {
+  const result = await client.execute(
+    'SELECT c.relay_fee, n.mempool_min_fee, n.incremental_fee FROM chain_state c ' +
+      'LEFT JOIN node_fees n ON n.id = 0 WHERE c.id = 0'
+  );
+  const row = result.rows[0];
+  const relayFee = row === undefined ? null : realOrNull(row, 0, 'relay_fee');
+  if (row === undefined || relayFee === null) return null;
+  return {
+    relayFee,
+    mempoolMinFee: realOrNull(row, 1, 'mempool_min_fee'),
+    incrementalFee: realOrNull(row, 2, 'incremental_fee'),
+  };
 }

@@ -8,10 +8,12 @@ import type {
   Balance,
   BlockTxids,
   ChainTip,
+  EstimateMode,
   HeaderRange,
   HeaderTreeNodes,
   History,
   IndexReader,
+  MempoolFees,
   MempoolTx,
   RefHistory,
   TxRecord,
@@ -20,9 +22,11 @@ import type {
 import { asBigInt, asBytes, asInt, asReal, bytesOrNull, column } from './libsql-values.ts';
 import {
   readBlockTxidsWithTip,
+  readFeeEstimate,
   readFeeRateBuckets,
   readHeaderRange,
   readHeaderTreeNodes,
+  readMempoolFees,
   readRefHistory,
   readTxRecord,
 } from './libsql-protocol-reads.ts';
@@ -142,7 +146,7 @@ export class LibsqlIndexReader implements IndexReader {
 
   async balance(hashx: Uint8Array): Promise<Balance> {
     const sums = await this.#batch([
-      { sql: 'SELECT COALESCE(SUM(value), 0) FROM utxos WHERE hashx = ?', args: [hashx] },
+      { sql: 'SELECT COALESCE(SUM(value), 0), COUNT(*) FROM utxos WHERE hashx = ?', args: [hashx] },
       { sql: 'SELECT COALESCE(SUM(value), 0) FROM mempool_outputs WHERE hashx = ?', args: [hashx] },
       { sql: 'SELECT COALESCE(SUM(value), 0) FROM mempool_spends WHERE hashx = ?', args: [hashx] },
     ]);
@@ -152,7 +156,8 @@ export class LibsqlIndexReader implements IndexReader {
     if (confirmed === undefined || received === undefined || spent === undefined) {
       throw new Error('balance batch returned fewer results than statements');
     }
-    return { confirmed, unconfirmed: received - spent };
+    const utxoCount = asInt(column(sums[0]?.rows[0], 1, 'utxo count'), 'utxo count');
+    return { confirmed, unconfirmed: received - spent, utxoCount };
   }
 
   async history(hashx: Uint8Array, limit: number): Promise<History> {
@@ -217,15 +222,12 @@ export class LibsqlIndexReader implements IndexReader {
     return value === null ? null : asReal(value, 'relay_fee');
   }
 
-  async feeEstimate(targetBlocks: number): Promise<number | null> {
-    // The indexer keeps targets 1..25; a longer target gets the longest one kept, as the node
-    // answers estimatesmartfee past its horizon with its longest estimate.
-    const row = await this.#one(
-      'SELECT fee_rate FROM fee_estimates WHERE target_blocks <= ? ' +
-        'ORDER BY target_blocks DESC LIMIT 1',
-      [targetBlocks]
-    );
-    return row === undefined ? null : asReal(column(row, 0, 'fee_rate'), 'fee_rate');
+  feeEstimate(targetBlocks: number, mode?: EstimateMode): Promise<number | null> {
+    return readFeeEstimate(this.#client, targetBlocks, mode);
+  }
+
+  mempoolFees(): Promise<MempoolFees | null> {
+    return readMempoolFees(this.#client);
   }
 
   headerRange(startHeight: number, count: number): Promise<HeaderRange> {

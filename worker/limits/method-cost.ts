@@ -1,5 +1,6 @@
 // The size-dependent part of a request's cost (DESIGN §6), read from its arguments and result;
 // the base part is the method table's `cost` (core/protocol/methods.ts).
+import { BALANCE_UTXO_COUNT, type BalanceJson } from '../methods/scripthash.ts';
 
 type SizeCost = (args: readonly unknown[], result: unknown) => number;
 
@@ -10,6 +11,12 @@ function listLength(value: unknown): number {
 function field(value: unknown, name: string): unknown {
   if (typeof value !== 'object' || value === null) return undefined;
   return (value as Record<string, unknown>)[name];
+}
+
+function balanceUtxoCount(result: unknown): number {
+  if (typeof result !== 'object' || result === null) return 0;
+  const count = (result as Partial<BalanceJson>)[BALANCE_UTXO_COUNT];
+  return typeof count === 'number' ? count : 0;
 }
 
 // A merkle branch of length L comes from a block of at most 2^L transactions: the proof is
@@ -38,10 +45,9 @@ const SIZE_COSTS: Readonly<Record<string, SizeCost>> = {
   'blockchain.scripthash.get_history': (_args, result) => listLength(result) / 1000,
   'blockchain.scripthash.get_mempool': (_args, result) => listLength(result) / 50,
   'blockchain.scripthash.listunspent': (_args, result) => listLength(result) / 50,
-  // TODO(soon): ElectrumX charges get_balance 1 + n_utxos / 50 (session.py get_balance); we
-  // charge the base 1 only. The count would be cheap (COUNT(*) beside SUM(value) in
-  // LibsqlIndexReader.balance walks the same utxos_by_hashx range), but the reader's Balance
-  // and the handler's {confirmed, unconfirmed}, all this table sees, do not carry it yet.
+  // ElectrumX charges 1 + n_utxos / 50 (session.py get_balance), n the confirmed UTXOs summed;
+  // the handler hands the count over beside the wire fields (scripthash.ts BALANCE_UTXO_COUNT).
+  'blockchain.scripthash.get_balance': (_args, result) => balanceUtxoCount(result) / 50,
   'blockchain.block.headers': (_args, result) => headersCost(result),
   // With cp_height the answer is an object carrying a checkpoint proof: one unit more.
   'blockchain.block.header': (_args, result) => (typeof result === 'string' ? 0 : 1),
@@ -52,7 +58,7 @@ const SIZE_COSTS: Readonly<Record<string, SizeCost>> = {
 
 /**
  * The cost of one answered request: the method's base cost plus what its size adds (history
- * 0.2 + n/1000, UTXO lists 1 + n/50, merkle 0.25 + n_tx/2500, broadcast by size).
+ * 0.2 + n/1000, UTXO lists and balances 1 + n/50, merkle 0.25 + n_tx/2500, broadcast by size).
  */
 export function requestCost(
   method: string,

@@ -5,37 +5,47 @@ import { BAD_REQUEST, describeValue, RpcError } from '../../core/protocol/errors
 import { compactFeeHistogram } from '../../core/protocol/fee-histogram.ts';
 import { coinAmount, type RawJson } from '../../core/protocol/json.ts';
 import { parseNonNegativeInteger } from '../../core/protocol/validation.ts';
+import type { EstimateMode } from '../index-reader.ts';
 import type { MethodContext } from './context.ts';
 
 // estimatesmartfee's estimate_mode values (protocol 1.6 passes them through to the node).
-const ESTIMATE_MODES = new Set(['CONSERVATIVE', 'ECONOMICAL']);
+const ESTIMATE_MODES: ReadonlySet<string> = new Set<EstimateMode>(['CONSERVATIVE', 'ECONOMICAL']);
+
+function isEstimateMode(mode: string): mode is EstimateMode {
+  return ESTIMATE_MODES.has(mode);
+}
+
+// No mode (absent or null) asks for the node's default estimate, as ElectrumX's daemon does; any
+// other value than the node's two modes is refused, as ElectrumX refuses it.
+function parseEstimateMode(mode: unknown): EstimateMode | undefined {
+  if (mode === undefined || mode === null) return undefined;
+  const name = typeof mode === 'string' ? mode.toUpperCase() : mode;
+  if (typeof name === 'string' && isEstimateMode(name)) return name;
+  throw new RpcError(BAD_REQUEST, `unknown estimatefee mode: ${describeValue(name)}`);
+}
 
 /**
  * blockchain.estimatefee(number, mode=None): the node's estimate in coin per kB for confirmation
- * within `number` blocks, read from fee_estimates (the Worker cannot ask the node); -1 when
- * unknown. A `mode` other than the node's two is refused, as ElectrumX refuses it.
- * TODO(soon): the indexer keeps the estimates of the node's default mode only, so a valid `mode`
- * gets those too.
+ * within `number` blocks, read from fee_estimates, or per `mode` from fee_estimates_by_mode (the
+ * Worker cannot ask the node); -1 when unknown.
  */
 export const blockchainEstimatefee: Handler<MethodContext> = async ({ index }, [number, mode]) => {
   const targetBlocks = parseNonNegativeInteger(number);
-  if (typeof mode === 'string' && !ESTIMATE_MODES.has(mode.toUpperCase())) {
-    const message = `unknown estimatefee mode: ${describeValue(mode.toUpperCase())}`;
-    throw new RpcError(BAD_REQUEST, message);
-  }
-  const feeRate = await index.feeEstimate(targetBlocks);
+  const feeRate = await index.feeEstimate(targetBlocks, parseEstimateMode(mode));
   return feeRate ?? -1;
 };
 
-async function relayFeeOrThrow({ index }: MethodContext): Promise<number> {
-  const relayFee = await index.relayFee();
-  // The indexer reads it from getnetworkinfo at start; before that there is no honest answer.
-  if (relayFee === null) throw new RpcError(BAD_REQUEST, 'relay fee not known yet');
-  return relayFee;
+// The indexer reads the fees from the node at start; before that there is no honest answer.
+function notKnownYet(): RpcError {
+  return new RpcError(BAD_REQUEST, 'relay fee not known yet');
 }
 
 /** blockchain.relayfee (until 1.6): the node's minimum relay fee in coin per kB. */
-export const blockchainRelayfee: Handler<MethodContext> = (context) => relayFeeOrThrow(context);
+export const blockchainRelayfee: Handler<MethodContext> = async ({ index }) => {
+  const relayFee = await index.relayFee();
+  if (relayFee === null) throw notKnownYet();
+  return relayFee;
+};
 
 /**
  * mempool.get_fee_histogram: [[fee_rate, vsize], ...] over mempool_txs, highest rate first, in
@@ -52,11 +62,19 @@ function feeRateJson(coinPerKb: number): RawJson {
 
 /**
  * mempool.get_info (from 1.6): {mempoolminfee, minrelaytxfee, incrementalrelayfee} in coin per
- * kB. TODO(soon): the index keeps only getnetworkinfo's relayfee, so all three report it. That
- * is the node's answer while its mempool is not full and the operator kept the default
- * incremental fee (equal to the default minimum relay fee in Bitcoin Core and Bitcoin Cash Node).
+ * kB, the node's getmempoolinfo fields as ElectrumX's daemon.mempool_info passes them on. Before
+ * the indexer's first read of getmempoolinfo, mempoolminfee is the relay fee: the node reports
+ * the larger of the two, equal while its mempool is not full. A node that reports no incremental
+ * fee (radiant-node fixes it in policy.h as MEMPOOL_FULL_FEE_INCREMENT, 100 photons/kB) gets the
+ * relay fee, a larger step that always suffices.
  */
-export const mempoolGetInfo: Handler<MethodContext> = async (context) => {
-  const relayFee = feeRateJson(await relayFeeOrThrow(context));
-  return { mempoolminfee: relayFee, minrelaytxfee: relayFee, incrementalrelayfee: relayFee };
+export const mempoolGetInfo: Handler<MethodContext> = async ({ index }) => {
+  const fees = await index.mempoolFees();
+  if (fees === null) throw notKnownYet();
+  const { relayFee, mempoolMinFee, incrementalFee } = fees;
+  return {
+    mempoolminfee: feeRateJson(mempoolMinFee ?? relayFee),
+    minrelaytxfee: feeRateJson(relayFee),
+    incrementalrelayfee: feeRateJson(incrementalFee ?? relayFee),
+  };
 };

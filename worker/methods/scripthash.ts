@@ -45,10 +45,29 @@ function mempoolJson(tx: MempoolTx): { tx_hash: string; height: number; fee: big
   return { tx_hash: hashToHex(tx.txid), height: tx.height, fee: tx.fee };
 }
 
+/**
+ * Key of get_balance's result under which the confirmed UTXO count rides along to the cost table
+ * (worker/limits/method-cost.ts). A symbol key: encodeJson and JSON.stringify skip it, so the
+ * count never reaches the wire.
+ */
+export const BALANCE_UTXO_COUNT: unique symbol = Symbol('balance utxo count');
+
+/** get_balance's result: the wire fields plus the UTXO count for the cost table. */
+export interface BalanceJson {
+  confirmed: bigint;
+  unconfirmed: bigint;
+  [BALANCE_UTXO_COUNT]: number;
+}
+
 /** blockchain.scripthash.get_balance: {confirmed, unconfirmed}, exact integers. */
 export const scripthashGetBalance: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
   const balance = await index.balance(parseScriptHash(scriptHash));
-  return { confirmed: balance.confirmed, unconfirmed: balance.unconfirmed };
+  const result: BalanceJson = {
+    confirmed: balance.confirmed,
+    unconfirmed: balance.unconfirmed,
+    [BALANCE_UTXO_COUNT]: balance.utxoCount,
+  };
+  return result;
 };
 
 /** blockchain.scripthash.get_history: confirmed [{tx_hash, height}], then mempool ones with fee. */

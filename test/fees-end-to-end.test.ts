@@ -1,0 +1,156 @@
+// Fees and balances end to end without wrangler: the simulated node's fee settings, read by the
+// indexer's node-info into an index file, served by the index server, read by the Worker's
+// LibsqlIndexReader and answered by the Worker's handlers (estimatefee per mode, mempool.get_info,
+// get_balance and its cost).
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClient } from '@libsql/client/web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { handleMessage } from '../core/protocol/dispatch.ts';
+import { METHODS } from '../core/protocol/methods.ts';
+import { Daemon } from '../indexer/daemon.ts';
+import { openIndexDb, type IndexDb } from '../indexer/db.ts';
+import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import { readNodeFees, writeNodeFees } from '../indexer/node-info.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
+import type { SimNode } from '../tools/sim-node.ts';
+import { HANDLERS } from '../worker/handlers.ts';
+import { LibsqlIndexReader } from '../worker/libsql-reader.ts';
+import { requestCost } from '../worker/limits/method-cost.ts';
+import { scripthashGetBalance } from '../worker/methods/scripthash.ts';
+import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
+import {
+  PROJECT_DIR,
+  SIM_PASSWORD,
+  SIM_USER,
+  startTestNode,
+  tempDir,
+  TEST_TOKEN,
+} from './indexer-support.ts';
+
+const coin = getCoin('Bitcoin', 'mainnet');
+const dir = tempDir('fees-e2e-');
+let node: SimNode;
+let db: IndexDb;
+let server: IndexServer;
+let reader: LibsqlIndexReader;
+
+// One script hash with three confirmed outputs (and one of another script hash), display hex.
+const HOLDER = '11'.repeat(32);
+const OTHER = '22'.repeat(32);
+const internal = (displayHex: string): Buffer => Buffer.from(displayHex, 'hex').reverse();
+
+function session(version: string): SessionControl {
+  return {
+    protocolVersion: () => version,
+    versionSent: () => true,
+    setVersion: () => {},
+    subscribeHeaders: () => {},
+    subscribeScriptHash: () => {},
+    unsubscribeScriptHash: () => false,
+  };
+}
+
+function context(version = '1.6'): MethodContext {
+  const server = { serverVersion: 'test 1.0', banner: 'b', donationAddress: '' };
+  return { index: reader, coin, server, session: session(version) };
+}
+
+/** The reply text to one request; our own failure (a -32603 reply) throws its cause instead. */
+async function reply(method: string, params: unknown[], version = '1.6'): Promise<string> {
+  const failures: unknown[] = [];
+  const outcome = await handleMessage(JSON.stringify({ id: 1, method, params }), {
+    methods: METHODS,
+    handlers: HANDLERS,
+    context: context(version),
+    protocolVersion: () => version,
+    onInternalError: (error) => failures.push(error),
+  });
+  if (failures.length > 0) throw failures[0];
+  return outcome.reply ?? 'null';
+}
+
+async function refreshFees(): Promise<void> {
+  const url = new URL(node.url);
+  const daemon = new Daemon({ url: url.origin, user: SIM_USER, password: SIM_PASSWORD });
+  writeNodeFees(db, await readNodeFees(daemon));
+}
+
+beforeAll(async () => {
+  const blocks = loadChainFile(join(PROJECT_DIR, 'data/bitcoin_mainnet_0-255.json'));
+  node = await startTestNode(coin, blocks.slice(0, 1));
+  db = openIndexDb(join(dir, 'index.db'), coin);
+  const utxo = db.prepare('INSERT INTO utxos (tx_num, vout, hashx, value) VALUES (?, ?, ?, ?)');
+  [
+    [0, 0, HOLDER, 5_000_000_000n],
+    [1, 3, HOLDER, 2n ** 60n],
+    [2, 1, HOLDER, 7n],
+    [2, 2, OTHER, 100n],
+  ].forEach(([txNum, vout, hashx, value]) => utxo.run(txNum, vout, internal(String(hashx)), value));
+  server = await startIndexServer({
+    dbPath: join(dir, 'index.db'),
+    host: '127.0.0.1',
+    port: 0,
+    authToken: TEST_TOKEN,
+  });
+  reader = new LibsqlIndexReader(
+    createClient({ url: server.url, authToken: TEST_TOKEN, intMode: 'bigint' })
+  );
+});
+
+afterAll(async () => {
+  await server?.close();
+  db?.close();
+  await node?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fees from the node to the Worker', () => {
+  it('answers estimatefee per mode as the node estimates it', async () => {
+    node.setFeeRate(3_000n);
+    node.setFeeRate(8_000n, 'CONSERVATIVE');
+    node.setFeeRate(null, 'ECONOMICAL');
+    await refreshFees();
+    expect(await reply('blockchain.estimatefee', [6])).toBe(
+      '{"jsonrpc":"2.0","result":0.00003,"id":1}'
+    );
+    expect(await reply('blockchain.estimatefee', [6, 'CONSERVATIVE'])).toBe(
+      '{"jsonrpc":"2.0","result":0.00008,"id":1}'
+    );
+    expect(await reply('blockchain.estimatefee', [6, 'economical'])).toBe(
+      '{"jsonrpc":"2.0","result":-1,"id":1}'
+    );
+  });
+
+  it('answers mempool.get_info with the node floors and relayfee with its relay fee', async () => {
+    node.setNodeFees({
+      relayFeeSatsPerKb: 2_000n,
+      incrementalFeeSatsPerKb: 1_500n,
+      mempoolFloorSatsPerKb: 12_345n,
+    });
+    await refreshFees();
+    expect(await reply('mempool.get_info', [])).toBe(
+      '{"jsonrpc":"2.0","result":{"mempoolminfee":0.00012345,"minrelaytxfee":0.00002000,' +
+        '"incrementalrelayfee":0.00001500},"id":1}'
+    );
+    expect(await reply('blockchain.relayfee', [], '1.4.2')).toBe(
+      '{"jsonrpc":"2.0","result":0.00002,"id":1}'
+    );
+  });
+});
+
+describe('get_balance through the index', () => {
+  it('sums the confirmed outputs and charges 1 + their count / 50', async () => {
+    const confirmed = 5_000_000_007n + 2n ** 60n;
+    expect(await reply('blockchain.scripthash.get_balance', [HOLDER])).toBe(
+      `{"jsonrpc":"2.0","result":{"confirmed":${confirmed},"unconfirmed":0},"id":1}`
+    );
+    const result = await scripthashGetBalance(context(), [HOLDER]);
+    const cost = requestCost('blockchain.scripthash.get_balance', 1, [HOLDER], result);
+    // Three UTXOs: ElectrumX's 1.0 + 3 / 50.
+    expect(cost).toBeCloseTo(1.06, 12);
+    const empty = await scripthashGetBalance(context(), ['33'.repeat(32)]);
+    expect(requestCost('blockchain.scripthash.get_balance', 1, [], empty)).toBe(1);
+  });
+});
