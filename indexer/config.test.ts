@@ -34,6 +34,8 @@ describe('loadConfig', () => {
       indexServerToken: TOKEN,
       pollIntervalMs: 1000,
       flushBlocks: 100,
+      utxoCacheBytes: 48 * 1_048_576,
+      deferIndexBlocks: 1000,
       logLevel: undefined,
     });
     expect(config.coin.name).toBe('Radiant');
@@ -52,6 +54,8 @@ describe('loadConfig', () => {
       INDEX_SERVER_PORT: '0',
       POLL_INTERVAL_MS: '250',
       FLUSH_BLOCKS: '5',
+      UTXO_CACHE_MB: '0',
+      DEFER_INDEX_BLOCKS: '250',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -61,6 +65,8 @@ describe('loadConfig', () => {
       indexServerPort: 0,
       pollIntervalMs: 250,
       flushBlocks: 5,
+      utxoCacheBytes: 0,
+      deferIndexBlocks: 250,
       logLevel: 'debug',
     });
     expect(`${config.coin.name} ${config.coin.net}`).toBe('BitcoinCash regtest');
@@ -155,6 +161,8 @@ describe('loadConfig', () => {
     [{ INDEX_SERVER_PORT: '70000' }, /^INDEX_SERVER_PORT must be an integer from 0 to 65535/],
     [{ POLL_INTERVAL_MS: '-5' }, /^POLL_INTERVAL_MS must be an integer/],
     [{ FLUSH_BLOCKS: '1.5' }, /^FLUSH_BLOCKS must be an integer/],
+    [{ UTXO_CACHE_MB: '-1' }, /^UTXO_CACHE_MB must be an integer from 0 to 65536/],
+    [{ DEFER_INDEX_BLOCKS: 'soon' }, /^DEFER_INDEX_BLOCKS must be an integer/],
     [{ INDEX_SERVER_TOKEN: undefined }, /^INDEX_SERVER_TOKEN is required/],
     [{ INDEX_SERVER_TOKEN: 'short' }, /^INDEX_SERVER_TOKEN must be at least 16 characters/],
   ])('refuses %o naming the setting', (change, message) => {

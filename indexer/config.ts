@@ -50,6 +50,10 @@ export interface IndexerConfig {
   pollIntervalMs: number;
   /** Whole blocks per SQLite transaction during initial sync. */
   flushBlocks: number;
+  /** UTXO_CACHE_MB in bytes: unspent outputs kept in memory across flushes (0 = off). */
+  utxoCacheBytes: number;
+  /** Blocks behind the node from which utxos_by_hashx waits for catch-up (0 = never). */
+  deferIndexBlocks: number;
   logLevel: string | undefined;
   adminRpc: AdminRpcConfig;
   /** PROMETHEUS_HOST/PORT; undefined when PROMETHEUS_PORT is unset (metrics off). */
@@ -289,6 +293,8 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     indexServerToken: parseToken(env),
     pollIntervalMs: integerSetting(env, 'POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
     flushBlocks: integerSetting(env, 'FLUSH_BLOCKS', 100, 1, 100_000),
+    utxoCacheBytes: integerSetting(env, 'UTXO_CACHE_MB', 48, 0, 65_536) * 1_048_576,
+    deferIndexBlocks: integerSetting(env, 'DEFER_INDEX_BLOCKS', 1_000, 0, 100_000_000),
     logLevel: setting(env, 'LOG_LEVEL'),
     adminRpc: fromModule(() => adminRpcSettings(env)),
     metrics: fromModule(() => metricsSettings(env)),

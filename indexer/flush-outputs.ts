@@ -114,6 +114,11 @@ export class FlushOutputs {
     return this.values[slot] ?? 0n;
   }
 
+  /** The txid, internal order (a view, valid until clear()). */
+  txid(slot: number): Uint8Array {
+    return this.txids.subarray(slot * TXID_BYTES, (slot + 1) * TXID_BYTES);
+  }
+
   /** The script hash (a view, valid until clear()). */
   hashx(slot: number): Uint8Array {
     return this.hashxes.subarray(slot * HASHX_BYTES, (slot + 1) * HASHX_BYTES);

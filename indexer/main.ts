@@ -243,6 +243,7 @@ async function runIndexer(
   await startServingIndex(config, closers);
   await startObservability(config, running, closers);
   const { coin, reorgLimit, pollIntervalMs, flushBlocks } = config;
+  const { utxoCacheBytes, deferIndexBlocks } = config;
   const { signal } = controller;
   const daemon = new Daemon({
     url: config.daemonUrl,
@@ -262,7 +263,8 @@ async function runIndexer(
     },
   });
   await startBroadcastRelay(config, { daemon, mempool }, closers);
-  const sync = new Sync({ ...common, flushBlocks, observer: syncObserver(running) });
+  const observer = syncObserver(running);
+  const sync = new Sync({ ...common, flushBlocks, utxoCacheBytes, deferIndexBlocks, observer });
   try {
     await sync.run();
   } finally {
@@ -295,6 +297,8 @@ async function main(): Promise<void> {
     remote_db: config.remoteDb?.url ?? null,
     reorg_limit: config.reorgLimit,
     flush_blocks: config.flushBlocks,
+    utxo_cache_mb: config.utxoCacheBytes / 1_048_576,
+    defer_index_blocks: config.deferIndexBlocks,
   });
   let db: IndexDb | undefined;
   const closers: Closer[] = [];

@@ -1,9 +1,10 @@
 // The main thread's side of block preparation: jobs to the parse thread, replies back in order.
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { Coin } from '../core/coins.ts';
 import type { PreparedBlock } from './block-prep.ts';
 import { BlockError } from './block-verify.ts';
 import { DaemonRpcError, type Daemon } from './daemon.ts';
+import { spawnModuleThread } from './thread-spawn.ts';
 import { runParseJob, type ParseJob, type ParseReply } from './parse-job.ts';
 import type { ParseThreadData } from './parse-thread.ts';
 
@@ -14,18 +15,9 @@ const THREAD_LIMITS: ResourceLimits = {
   maxYoungGenerationSizeMb: 16,
 };
 
-/**
- * Starts the parse thread. As index-server/thread-spawn.ts explains, a TypeScript module (tsx,
- * vitest) registers tsx's hooks in the thread first; a compiled .js module starts directly.
- */
+/** Starts the parse thread (bundled when TypeScript, see thread-spawn.ts). */
 function startParseThread(data: ParseThreadData): Worker {
-  const options = { workerData: data, resourceLimits: THREAD_LIMITS };
-  if (!THREAD_MODULE.pathname.endsWith('.ts')) return new Worker(THREAD_MODULE, options);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap =
-    `import(${JSON.stringify(tsxApi)})` +
-    `.then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_MODULE.href)}); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
+  return spawnModuleThread(THREAD_MODULE, data, { resourceLimits: THREAD_LIMITS });
 }
 
 /**

@@ -6,7 +6,7 @@ import { BlockError } from './block-verify.ts';
 import { BlockWriter } from './block-writer.ts';
 import { BackgroundCheckpointer } from './checkpoint-thread.ts';
 import { DaemonRpcError, DaemonStoppedError, type Daemon } from './daemon.ts';
-import type { IndexDb } from './db.ts';
+import { dropDeferredIndexes, restoreDeferredIndexes, type IndexDb } from './db.ts';
 import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
 import { log, logEnabled } from './log.ts';
 import { BlockParser, fetchBlockHexes } from './parse-thread-client.ts';
@@ -27,6 +27,13 @@ export interface SyncOptions {
   /** Blocks per getblockhash/getblock batch. */
   fetchBlocks?: number;
   observer?: SyncObserver;
+  /**
+   * Blocks behind the node from which utxos_by_hashx is dropped until sync catches up, when it is
+   * built again in one pass (default 1000; 0 never drops it). See db.ts dropDeferredIndexes.
+   */
+  deferIndexBlocks?: number;
+  /** Bytes of the BlockWriter's UtxoCache (default DEFAULT_UTXO_CACHE_BYTES; 0 disables it). */
+  utxoCacheBytes?: number;
   /**
    * Prepare blocks (parse, hashes, merkle check) on a worker thread while the main thread writes
    * the previous ones (default true); false does it inline.
@@ -52,6 +59,7 @@ export interface SyncObserver {
 }
 
 const DEFAULT_FETCH_BLOCKS = 8;
+const DEFAULT_DEFER_INDEX_BLOCKS = 1000;
 
 interface Unlinked {
   block: PreparedBlock;
@@ -96,7 +104,8 @@ export class Sync {
 
   constructor(options: SyncOptions) {
     this.o = options;
-    this.writer = new BlockWriter(options.db, options.coin, options.reorgLimit);
+    const { utxoCacheBytes } = options;
+    this.writer = new BlockWriter(options.db, options.coin, options.reorgLimit, { utxoCacheBytes });
     this.parser = new BlockParser(options.coin, options.parseThread ?? true);
     const fetchBlocks = options.fetchBlocks ?? DEFAULT_FETCH_BLOCKS;
     this.fetchBlocks = Math.max(1, Math.min(fetchBlocks, options.flushBlocks));
@@ -156,9 +165,11 @@ export class Sync {
       }
     }
     if (nodeHeight > ours.height) {
+      this.deferIndexes(nodeHeight - ours.height);
       await this.applyRange(ours.height + 1, nodeHeight);
       return false;
     }
+    this.restoreIndexes();
     this.reportCaughtUp(ours.height, ours.tipHash, ours.txCount);
     return true;
   }
@@ -170,6 +181,22 @@ export class Sync {
     unwindTo(db, coin, reorgLimit, fork);
     const durationMs = performance.now() - startedMs;
     this.o.observer?.committed?.({ height: fork, blocks: 0, txs: 0, durationMs });
+  }
+
+  // Far behind the node, utxos inserts and deletes skip utxos_by_hashx (DDL commits on its own,
+  // between flushes). A crash leaves it out until the next catch-up or open rebuilds it.
+  private deferIndexes(blocksBehind: number): void {
+    const threshold = this.o.deferIndexBlocks ?? DEFAULT_DEFER_INDEX_BLOCKS;
+    if (threshold <= 0 || blocksBehind < threshold) return;
+    const dropped = dropDeferredIndexes(this.o.db.sqlite);
+    if (dropped > 0) log.info('indexes_deferred', { blocks_behind: blocksBehind });
+  }
+
+  private restoreIndexes(): void {
+    const startedMs = performance.now();
+    const built = restoreDeferredIndexes(this.o.db.sqlite);
+    if (built === 0) return;
+    log.info('indexes_rebuilt', { ms: Math.round(performance.now() - startedMs) });
   }
 
   private reportCaughtUp(height: number, tipHash: Uint8Array | null, txCount: number): void {

@@ -266,6 +266,8 @@ async function runIndexer(
     }
     if (event.event === 'caught_up' && event.height === tip) seen.caughtUp = event;
     if (event.event === 'sync_progress') console.log(`  ${JSON.stringify(event)}`);
+    // Part of the indexing time: utxos_by_hashx is built again at catch-up (indexer/sync.ts).
+    if (event.event === 'indexes_rebuilt') console.log(`  ${JSON.stringify(event)}`);
   }, tail);
   const quarters = [0.25, 0.5, 0.75, 1].map((share) => Math.ceil(share * tip));
   const rssAtQuarters: number[] = [];

@@ -10,7 +10,7 @@ import type {
   ReaderToFront,
   StreamWork,
 } from './messages.ts';
-import { spawnModuleThread } from './thread-spawn.ts';
+import { spawnModuleThread } from '../thread-spawn.ts';
 
 interface Pending {
   slot: number;

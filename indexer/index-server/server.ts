@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { log as indexerLog, type LogFields, type LogLevel } from '../log.ts';
 import type { FrontConfig, FrontToMain, MainToFront } from './messages.ts';
-import { spawnModuleThread } from './thread-spawn.ts';
+import { spawnModuleThread } from '../thread-spawn.ts';
 
 /** Where the server's log events go; defaults to the indexer's JSON logger. */
 export type IndexServerLog = (level: LogLevel, event: string, fields: LogFields) => void;

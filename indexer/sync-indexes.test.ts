@@ -1,0 +1,113 @@
+// Sync far behind the node: utxos_by_hashx is dropped while catching up, rebuilt at the tip or on
+// the next open, and the index still equals the reference's.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { expectIndexMatchesReference, tempDir } from '../test/indexer-support.ts';
+import { readReferenceChain } from '../test/support/reference-chain.ts';
+import { ChainGenerator } from '../tools/chain-generator.ts';
+import { startSimNode } from '../tools/sim-node.ts';
+import { Daemon } from './daemon.ts';
+import { dropDeferredIndexes, openIndexDb, restoreDeferredIndexes } from './db.ts';
+import { Sync } from './sync.ts';
+
+const coin = getCoin('Radiant', 'regtest');
+const BLOCKS = 30;
+const generator = new ChainGenerator({ coin, blocks: BLOCKS, txsPerBlock: 20, seed: 5 });
+const blocks = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
+const ref = readReferenceChain(blocks, 'sha512_256d', { radiant: true, segwit: false });
+const PASSWORD = 'sim-pass-0123456789';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function hasIndex(sqlite: Database.Database, name: string): boolean {
+  const found = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?");
+  return found.get(name) !== undefined;
+}
+
+// What the planner does for listunspent's lookup, read from EXPLAIN QUERY PLAN.
+function planOfHashxLookup(path: string): string {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    const rows = sqlite
+      .prepare('EXPLAIN QUERY PLAN SELECT tx_num, vout FROM utxos WHERE hashx = ?')
+      .all(Buffer.alloc(32)) as { detail: string }[];
+    return rows.map((row) => row.detail).join('; ');
+  } finally {
+    sqlite.close();
+  }
+}
+
+describe('Sync far behind the node', () => {
+  it('drops utxos_by_hashx until it catches up, then builds it again', async () => {
+    const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const path = join(dir, 'index.db');
+    const db = openIndexDb(path, coin);
+    const controller = new AbortController();
+    const url = `http://127.0.0.1:${node.port}`;
+    const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal: controller.signal });
+    const seen: boolean[] = [];
+    const observer = { committed: () => seen.push(hasIndex(db.sqlite, 'utxos_by_hashx')) };
+    const options = { db, daemon, coin, reorgLimit: 50, flushBlocks: 4, pollIntervalMs: 20 };
+    const { signal } = controller;
+    const running = new Sync({ ...options, signal, deferIndexBlocks: 10, observer }).run();
+    const deadline = Date.now() + 20_000;
+    while (!hasIndex(db.sqlite, 'utxos_by_hashx') || db.readChainState().height < BLOCKS) {
+      if (Date.now() > deadline) throw new Error('sync did not catch up in time');
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    controller.abort();
+    await running;
+    await node.close();
+    db.close();
+    // Every commit while catching up ran without it; the tip has it back.
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((present) => !present)).toBe(true);
+    expect(planOfHashxLookup(path)).toMatch(/USING (COVERING )?INDEX utxos_by_hashx/);
+    expectIndexMatchesReference(path, ref);
+  });
+
+  it('builds a missing utxos_by_hashx when the index is opened (a stop before the tip)', () => {
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const path = join(dir, 'index.db');
+    openIndexDb(path, coin).close();
+    const sqlite = new Database(path);
+    sqlite.exec('DROP INDEX utxos_by_hashx');
+    expect(planOfHashxLookup(path)).not.toMatch(/utxos_by_hashx/);
+    sqlite.close();
+    const db = openIndexDb(path, coin);
+    expect(hasIndex(db.sqlite, 'utxos_by_hashx')).toBe(true);
+    db.close();
+    expect(planOfHashxLookup(path)).toMatch(/USING (COVERING )?INDEX utxos_by_hashx/);
+  });
+
+  it('keeps the TEMP triggers of its connection (the remote mirror uses them) on a rebuild', () => {
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const db = openIndexDb(join(dir, 'index.db'), coin);
+    try {
+      const sqlite = db.sqlite;
+      sqlite.exec('CREATE TEMP TABLE seen (n INTEGER)');
+      sqlite.exec(
+        `CREATE TEMP TRIGGER utxo_seen AFTER INSERT ON main.utxos
+         BEGIN INSERT INTO seen VALUES (1); END`
+      );
+      expect(dropDeferredIndexes(sqlite)).toBe(1);
+      expect(restoreDeferredIndexes(sqlite)).toBe(1);
+      // Changing temp_store would have deleted both TEMP objects; the trigger still fires.
+      const insert = 'INSERT INTO utxos (tx_num, vout, hashx, value) VALUES (1, 0, ?, 5)';
+      sqlite.prepare(insert).run(Buffer.alloc(32));
+      expect(sqlite.prepare('SELECT count(*) FROM seen').pluck().get()).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+});
