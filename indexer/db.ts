@@ -166,15 +166,23 @@ export function dropDeferredIndexes(sqlite: Sqlite): number {
 
 /** Creates the deferred indexes that are missing; returns how many it built. */
 export function restoreDeferredIndexes(sqlite: Sqlite): number {
-  let built = 0;
-  // The build sorts in memory (temp_store = MEMORY). Switching temp_store for it would save ~7 MiB
-  // of peak RSS but deletes every TEMP object, the remote mirror's triggers among them.
-  for (const { name, sql } of DEFERRED_INDEXES) {
-    if (indexExists(sqlite, name)) continue;
-    sqlite.exec(sql);
-    built += 1;
+  const missing = DEFERRED_INDEXES.filter(({ name }) => !indexExists(sqlite, name));
+  if (missing.length === 0) return 0;
+  // The build sorts every utxos row; in temporary files it does not add the table's size to RSS
+  // (~7 MiB at 1M txs). Changing temp_store deletes every TEMP object of the connection, so it
+  // is only done when there is none (the remote mirror keeps TEMP triggers).
+  const sortOnDisk = !hasTempObjects(sqlite);
+  if (sortOnDisk) sqlite.pragma('temp_store = FILE');
+  try {
+    for (const { sql } of missing) sqlite.exec(sql);
+  } finally {
+    if (sortOnDisk) sqlite.pragma('temp_store = MEMORY');
   }
-  return built;
+  return missing.length;
+}
+
+function hasTempObjects(sqlite: Sqlite): boolean {
+  return sqlite.prepare('SELECT 1 FROM temp.sqlite_master LIMIT 1').get() !== undefined;
 }
 
 function tableExists(sqlite: Sqlite, name: string): boolean {
