@@ -1,5 +1,6 @@
 // `npm run demo`: serves a chain file from the simulated node, indexes it and starts the Worker,
 // then prints the WebSocket address once every part is ready and the index is at the tip.
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBlock } from '../core/block.ts';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(workerPort) || workerPort < 1 || workerPort > 65535) {
     throw new Error(`PORT must be a TCP port number, got "${process.env.PORT}"`);
   }
+  await expectPortFree(workerPort);
   const startedAt = Date.now();
   const recentLines: string[] = [];
   const stack: Stack = await startStack({
@@ -82,11 +84,25 @@ async function main(): Promise<void> {
   console.log(`  mine a block:  npm run sim-node -- mine --url ${stack.simNode.url}`);
   console.log(`  reorg:         npm run sim-node -- reorg --url ${stack.simNode.url} --depth 2`);
   console.log(`index server:   ${stack.indexServerUrl} (token in this process only)`);
+  const { host, port, user, password } = stack.adminRpc;
+  const rpcEnv = `RPC_HOST=${host} RPC_PORT=${port} RPC_USER=${user} RPC_PASSWORD=${password}`;
+  console.log(`admin RPC:      ${rpcEnv} ./bin/electrum-edge.js rpc getinfo`);
   console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${tipCoinbaseScriptHash(stack, values.coin, values.net)}`);
   console.log(
     `ready in ${seconds}s: ${values.coin} ${values.net} at height ${stack.simNode.tipHeight()}, ` +
       `Electrum over WebSocket at ${stack.wsUrl}`
   );
+}
+
+// Fails before any indexing when another program holds the Worker's port.
+async function expectPortFree(port: number): Promise<void> {
+  await new Promise<void>((done, fail) => {
+    const probe = createServer();
+    probe.once('error', () => {
+      fail(new Error(`port ${port} is in use on 127.0.0.1: choose another with PORT=<port>`));
+    });
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done()));
+  });
 }
 
 main().catch((error: unknown) => {
