@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const { host, port, user, password } = stack.adminRpc;
   const rpcEnv = `RPC_HOST=${host} RPC_PORT=${port} RPC_USER=${user} RPC_PASSWORD=${password}`;
   console.log(`admin RPC:      ${rpcEnv} ./bin/electrum-edge.js rpc getinfo`);
-  console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${tipCoinbaseScriptHash(stack, values.coin, values.net)}`);
+  const pageHash = tipCoinbaseScriptHash(stack, values.coin, values.net);
+  console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${pageHash}`);
   console.log(
     `ready in ${seconds}s: ${values.coin} ${values.net} at height ${stack.simNode.tipHeight()}, ` +
       `Electrum over WebSocket at ${stack.wsUrl}`
