@@ -99,6 +99,49 @@ describe('StatusHasher SHA-256', () => {
     expect(() => StatusHasher.fromState(tooLong)).toThrow(RangeError);
   });
 
+  it('restore reuses one hasher across saved states and restarts it on null', () => {
+    const hasher = StatusHasher.fromState(null);
+    for (let seed = 1; seed <= 100; seed++) {
+      const random = lcg(seed);
+      const data = randomBytes(Math.floor(random() * 400));
+      const split = Math.floor(random() * data.length);
+      const first = StatusHasher.fromState(null);
+      first.update(data.subarray(0, split));
+      // Leftover pending bytes from the previous round must not leak into this one.
+      hasher.restore(random() < 0.2 ? null : first.state());
+      if (hasher.empty) hasher.update(data.subarray(0, split));
+      hasher.update(data.subarray(split));
+      expect(hasher.digestHex(), `seed ${seed}`).toBe(nodeSha256(data));
+    }
+    hasher.restore(null);
+    expect(hasher.empty).toBe(true);
+    expect(hasher.digestHex()).toBe(nodeSha256(Buffer.alloc(0)));
+  });
+
+  it('writeState writes state() at an offset, length as u64 little-endian', () => {
+    const hasher = StatusHasher.fromState(null);
+    hasher.update(randomBytes(70));
+    const target = new Uint8Array(200).fill(0xee);
+    const end = hasher.writeState(target, 17);
+    expect(end - 17).toBe(hasher.stateBytes);
+    expect(target.subarray(17, end)).toEqual(hasher.state());
+    expect(target[16]).toBe(0xee);
+    expect(target[end]).toBe(0xee);
+    const view = new DataView(target.buffer, 17 + 32, 8);
+    expect(view.getBigUint64(0, true)).toBe(70n);
+  });
+
+  it('round-trips a saved state whose length needs more than 32 bits', () => {
+    const state = new Uint8Array(40 + 5);
+    const view = new DataView(state.buffer);
+    for (let i = 0; i < 8; i++) view.setUint32(4 * i, 0x01020304 * (i + 1), false);
+    view.setBigUint64(32, 2n ** 32n * 3n + 5n, true);
+    state.set([1, 2, 3, 4, 5], 40);
+    expect(StatusHasher.fromState(state).state()).toEqual(state);
+    view.setBigUint64(32, 2n ** 60n, true);
+    expect(() => StatusHasher.fromState(state.subarray(0, 40))).toThrow(RangeError);
+  });
+
   it('refuses a non-integer height', () => {
     expect(() => StatusHasher.fromState(null).add('aa'.repeat(32), 1.5)).toThrow(RangeError);
   });

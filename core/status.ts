@@ -88,8 +88,39 @@ function asciiBytes(text: string): Uint8Array {
 const SCHEDULE = new Uint32Array(64);
 const DIGEST_WORDS = new Uint32Array(8);
 const DIGEST_TAIL = new Uint8Array(2 * BLOCK_BYTES);
+const DIGEST_TAIL_VIEW = new DataView(DIGEST_TAIL.buffer);
+const EMPTY_BYTES = new Uint8Array(0);
 // 2^29 bytes = 2^32 bits: splits the bit length into two u32 words without BigInt.
 const BYTES_PER_BIT_WORD = 0x2000_0000;
+
+/**
+ * The hashed length a saved state records, after checking the state's size matches it.
+ * @throws RangeError otherwise.
+ */
+function checkedStateLength(state: Uint8Array): number {
+  if (state.length < STATUS_STATE_FIXED_BYTES) {
+    throw new RangeError(`status state of at least 40 bytes expected, got ${state.length}`);
+  }
+  // u64 LE; reading it as two u32 halves keeps BigInt out of the per-script-hash path.
+  let low = 0;
+  let high = 0;
+  for (let i = 3; i >= 0; i--) {
+    low = low * 256 + (state[STATE_WORDS_BYTES + i] ?? 0);
+    high = high * 256 + (state[STATE_WORDS_BYTES + 4 + i] ?? 0);
+  }
+  const totalBytes = high * 0x1_0000_0000 + low;
+  if (!Number.isSafeInteger(totalBytes)) {
+    throw new RangeError(`status state length ${totalBytes} is out of range`);
+  }
+  const pendingBytes = totalBytes % BLOCK_BYTES;
+  if (state.length !== STATUS_STATE_FIXED_BYTES + pendingBytes) {
+    throw new RangeError(
+      `status state of ${STATUS_STATE_FIXED_BYTES + pendingBytes} bytes expected for ` +
+        `${totalBytes} hashed bytes, got ${state.length}`
+    );
+  }
+  return totalBytes;
+}
 
 /**
  * Incremental SHA-256 over the Electrum status text whose state can be saved into a compact
@@ -111,30 +142,38 @@ export class StatusHasher {
   }
 
   /**
+   * Makes this hasher continue from `state()` output, or start afresh for null, reusing its own
+   * arrays: the index resumes one state per touched script hash per flush.
+   * @throws RangeError when the state's size does not match its recorded length.
+   */
+  restore(state: Uint8Array | null): void {
+    if (state === null) {
+      this.h.set(INITIAL_H);
+      this.totalBytes = 0;
+      return;
+    }
+    const totalBytes = checkedStateLength(state);
+    const h = this.h;
+    for (let i = 0; i < 8; i++) {
+      const at = 4 * i;
+      const high16 = ((state[at] ?? 0) << 24) | ((state[at + 1] ?? 0) << 16);
+      h[i] = high16 | ((state[at + 2] ?? 0) << 8) | (state[at + 3] ?? 0);
+    }
+    const pending = this.pending;
+    for (let i = STATUS_STATE_FIXED_BYTES; i < state.length; i++) {
+      pending[i - STATUS_STATE_FIXED_BYTES] = state[i] ?? 0;
+    }
+    this.totalBytes = totalBytes;
+  }
+
+  /**
    * A hasher resumed from `state()` output, or a fresh one for null.
    * @throws RangeError when the state's size does not match its recorded length.
    */
   static fromState(state: Uint8Array | null): StatusHasher {
-    if (state === null) return new StatusHasher(INITIAL_H.slice(), new Uint8Array(0), 0);
-    if (state.length < STATUS_STATE_FIXED_BYTES) {
-      throw new RangeError(`status state of at least 40 bytes expected, got ${state.length}`);
-    }
-    const view = new DataView(state.buffer, state.byteOffset, state.byteLength);
-    const h = new Uint32Array(8);
-    for (let i = 0; i < 8; i++) h[i] = view.getUint32(4 * i, false);
-    const totalBig = view.getBigUint64(STATE_WORDS_BYTES, true);
-    if (totalBig > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new RangeError(`status state length ${totalBig} is out of range`);
-    }
-    const totalBytes = Number(totalBig);
-    const pendingBytes = totalBytes % BLOCK_BYTES;
-    if (state.length !== STATUS_STATE_FIXED_BYTES + pendingBytes) {
-      throw new RangeError(
-        `status state of ${STATUS_STATE_FIXED_BYTES + pendingBytes} bytes expected for ` +
-          `${totalBytes} hashed bytes, got ${state.length}`
-      );
-    }
-    return new StatusHasher(h, state.subarray(STATUS_STATE_FIXED_BYTES), totalBytes);
+    const hasher = new StatusHasher(INITIAL_H.slice(), EMPTY_BYTES, 0);
+    hasher.restore(state);
+    return hasher;
   }
 
   /** True when nothing has been added (the status of an unused script hash is null). */
@@ -155,29 +194,59 @@ export class StatusHasher {
     let pos = 0;
     let fill = this.totalBytes % BLOCK_BYTES;
     this.totalBytes += data.length;
+    const pending = this.pending;
+    // Byte loops, not pending.set(data.subarray(..)): a view object per call for some 80 bytes
+    // cost more than the copy.
     if (fill > 0) {
       const take = Math.min(BLOCK_BYTES - fill, data.length);
-      this.pending.set(data.subarray(0, take), fill);
-      pos = take;
+      for (; pos < take; pos++) pending[fill + pos] = data[pos] ?? 0;
       fill += take;
       if (fill < BLOCK_BYTES) return;
-      compress(this.h, SCHEDULE, this.pending, 0);
+      compress(this.h, SCHEDULE, pending, 0);
     }
     for (; pos + BLOCK_BYTES <= data.length; pos += BLOCK_BYTES) {
       compress(this.h, SCHEDULE, data, pos);
     }
-    this.pending.set(data.subarray(pos), 0);
+    for (let i = 0; pos + i < data.length; i++) pending[i] = data[pos + i] ?? 0;
   }
 
   /** The serialized state (see the class comment); feed it to fromState to resume. */
   state(): Uint8Array {
-    const pendingBytes = this.totalBytes % BLOCK_BYTES;
-    const out = new Uint8Array(STATUS_STATE_FIXED_BYTES + pendingBytes);
-    const view = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) view.setUint32(4 * i, this.h[i] ?? 0, false);
-    view.setBigUint64(STATE_WORDS_BYTES, BigInt(this.totalBytes), true);
-    out.set(this.pending.subarray(0, pendingBytes), STATUS_STATE_FIXED_BYTES);
+    const out = new Uint8Array(this.stateBytes);
+    this.writeState(out, 0);
     return out;
+  }
+
+  /** Length of state() output: 40 to 103 bytes. */
+  get stateBytes(): number {
+    return STATUS_STATE_FIXED_BYTES + (this.totalBytes % BLOCK_BYTES);
+  }
+
+  /** Writes state() output at `target[at..]` and returns where it ends. */
+  writeState(target: Uint8Array, at: number): number {
+    const h = this.h;
+    for (let i = 0; i < 8; i++) {
+      const word = h[i] ?? 0;
+      const to = at + 4 * i;
+      target[to] = word >>> 24;
+      target[to + 1] = (word >>> 16) & 0xff;
+      target[to + 2] = (word >>> 8) & 0xff;
+      target[to + 3] = word & 0xff;
+    }
+    // u64 LE without BigInt: the low 32 bits, then the rest (totalBytes is a safe integer).
+    const total = this.totalBytes;
+    const low = total % 0x1_0000_0000;
+    const high = Math.floor(total / 0x1_0000_0000);
+    const lengthAt = at + STATE_WORDS_BYTES;
+    for (let i = 0; i < 4; i++) {
+      target[lengthAt + i] = (low >>> (8 * i)) & 0xff;
+      target[lengthAt + 4 + i] = (high >>> (8 * i)) & 0xff;
+    }
+    const pendingAt = at + STATUS_STATE_FIXED_BYTES;
+    const pendingBytes = total % BLOCK_BYTES;
+    const pending = this.pending;
+    for (let i = 0; i < pendingBytes; i++) target[pendingAt + i] = pending[i] ?? 0;
+    return pendingAt + pendingBytes;
   }
 
   /** SHA-256 of everything added so far; the hasher stays usable. */
@@ -188,17 +257,23 @@ export class StatusHasher {
     const tailBytes = pendingBytes < 56 ? BLOCK_BYTES : 2 * BLOCK_BYTES;
     const tail = DIGEST_TAIL;
     tail.fill(0);
-    tail.set(this.pending.subarray(0, pendingBytes));
+    const pending = this.pending;
+    for (let i = 0; i < pendingBytes; i++) tail[i] = pending[i] ?? 0;
     tail[pendingBytes] = 0x80;
-    const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+    const view = DIGEST_TAIL_VIEW;
     view.setUint32(tailBytes - 8, Math.floor(this.totalBytes / BYTES_PER_BIT_WORD), false);
     view.setUint32(tailBytes - 4, (this.totalBytes % BYTES_PER_BIT_WORD) * 8, false);
     const h = DIGEST_WORDS;
     h.set(this.h);
     for (let at = 0; at < tailBytes; at += BLOCK_BYTES) compress(h, SCHEDULE, tail, at);
     const out = new Uint8Array(32);
-    const outView = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, h[i] ?? 0, false);
+    for (let i = 0; i < 8; i++) {
+      const word = h[i] ?? 0;
+      out[4 * i] = word >>> 24;
+      out[4 * i + 1] = (word >>> 16) & 0xff;
+      out[4 * i + 2] = (word >>> 8) & 0xff;
+      out[4 * i + 3] = word & 0xff;
+    }
     return out;
   }
 

@@ -109,6 +109,7 @@ export class StatusCache {
   private readonly db: IndexDb;
   // bytesKey(hashx) -> the tx_nums touching it, in order. The key doubles as the hashx bytes.
   private readonly pending = new Map<string, number[]>();
+  private readonly hasher = StatusHasher.fromState(null);
 
   constructor(db: IndexDb) {
     this.db = db;
@@ -137,13 +138,15 @@ export class StatusCache {
     const mempool = new MempoolStatusSource(this.db);
     // latin1 keys compare like the bytes they hold, so this is the tables' key order.
     const keys = [...this.pending.keys()].sort();
+    // One hasher restored per script hash: fromState would allocate two arrays each time.
+    const hasher = this.hasher;
     for (const key of keys) {
       const txNums = this.pending.get(key) ?? [];
       const hashx = Buffer.from(key, 'latin1');
       const row = load.get(hashx) as
         | { confirmed_state: Uint8Array | null; confirmed_count: number }
         | undefined;
-      const hasher = StatusHasher.fromState(row?.confirmed_state ?? null);
+      hasher.restore(row?.confirmed_state ?? null);
       for (const txNum of txNums) {
         history.add(hashx, txNum);
         hasher.update(txs.text(txNum));
