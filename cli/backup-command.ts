@@ -1,11 +1,13 @@
 // `electrum-edge backup [file]` and `electrum-edge restore <file> --db <path>`.
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   backupSettings,
   createBackup,
   dbPathFromEnv,
   restoreBackup,
 } from '../indexer/backup.ts';
+import { isProcessAlive, lockPathOf, readLockPid } from '../indexer/db.ts';
 import { UsageError, parseArgs } from './args.ts';
 import type { CliIo } from './io.ts';
 
@@ -58,6 +60,16 @@ export async function runRestoreCommand(argv: readonly string[], io: CliIo): Pro
   const dbPath = args.options.get('db');
   if (file === undefined || extra.length > 0 || dbPath === undefined) {
     throw new UsageError('restore needs exactly: restore <file> --db <path of the index>');
+  }
+  if (!existsSync(file)) {
+    io.stderr(`restore failed: the backup ${file} does not exist\n`);
+    return 1;
+  }
+  // The indexer's lock (indexer/db.ts) names who holds the index; restoreBackup checks SQLite too.
+  const holder = readLockPid(lockPathOf(resolve(dbPath)));
+  if (holder !== undefined && isProcessAlive(holder)) {
+    io.stderr(`restore failed: the index at ${dbPath} is in use by the indexer (pid ${holder})\n`);
+    return 1;
   }
   try {
     printJson(io, await restoreBackup({ file, dbPath }));

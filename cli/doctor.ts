@@ -2,6 +2,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { dbPathFromEnv } from '../indexer/backup.ts';
+import { ConfigError, daemonUrlSchemeProblem, loadConfig } from '../indexer/config.ts';
 import {
   LOOPBACK_SETTINGS,
   checkUnsafeStart,
@@ -36,7 +37,11 @@ function startChecks(ctx: DoctorContext): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
   for (const setting of CREDENTIAL_SETTINGS) {
     const found = refusalOf(setting);
-    if (found === undefined) checks.push(pass(setting, 'set and strong'));
+    const schemeProblem =
+      setting === 'DAEMON_URL' ? daemonUrlSchemeProblem(ctx.env[setting]) : undefined;
+    if (schemeProblem !== undefined) {
+      checks.push(fail(setting, schemeProblem, 'add http:// (or https://) before user:password@'));
+    } else if (found === undefined) checks.push(pass(setting, 'set and strong'));
     else checks.push(fail(setting, found.problem, found.fix));
   }
   for (const setting of LOOPBACK_SETTINGS) {
@@ -126,10 +131,22 @@ function dataDirectoryChecks(ctx: DoctorContext): DoctorCheck[] {
   return checks;
 }
 
+// The indexer's own parser (indexer/config.ts), so doctor never passes settings it refuses.
+function indexerConfigCheck(ctx: DoctorContext): DoctorCheck {
+  try {
+    loadConfig(ctx.env);
+    return pass('indexer settings', 'the indexer accepts them');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return fail('indexer settings', error.message, 'fix that setting: the indexer will not start');
+  }
+}
+
 /** Runs every check; the order is the order of the report. */
 export async function runDoctor(ctx: DoctorContext): Promise<DoctorCheck[]> {
   return [
     ...startChecks(ctx),
+    indexerConfigCheck(ctx),
     ...envFileChecks(ctx),
     ...dataDirectoryChecks(ctx),
     ...tlsChecks(ctx.env, ctx.now),
@@ -159,7 +176,22 @@ export function formatDoctorReport(checks: readonly DoctorCheck[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs `doctor [--env FILE] [--json]`; exit 1 when any check fails. */
+// A missing or unreadable env file is the operator's mistake: one line, exit 2, no stack.
+function readEnvFileOrReport(
+  envFile: string,
+  io: CliIo
+): { env: Record<string, string>; problems: string[] } | undefined {
+  try {
+    return readEnvFile(envFile);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`;
+    io.stderr(`electrum-edge doctor: the env file ${envFile} ${reason}\n`);
+    return undefined;
+  }
+}
+
+/** Runs `doctor [--env FILE] [--json]`; exit 1 when any check fails, 2 when FILE is unreadable. */
 export async function runDoctorCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['env'], ['json']);
   if (args.positionals.length > 0) {
@@ -168,7 +200,8 @@ export async function runDoctorCommand(argv: readonly string[], io: CliIo): Prom
   const envFile = args.options.get('env');
   let env: Env = io.env;
   if (envFile !== undefined) {
-    const parsed = readEnvFile(envFile);
+    const parsed = readEnvFileOrReport(envFile, io);
+    if (parsed === undefined) return 2;
     for (const problem of parsed.problems) io.stderr(`${envFile}: ${problem}\n`);
     env = parsed.env;
   }

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { redact } from '../indexer/logger.ts';
 import { adminRpcSettings } from '../indexer/admin-rpc.ts';
 import type { CliIo } from './io.ts';
-import { UsageError, parseArgs } from './args.ts';
+import { UsageError, parseArgs, type ParsedArgs } from './args.ts';
 
 /** Where and how to call the admin RPC. */
 export interface AdminRpcTarget {
@@ -99,6 +99,37 @@ function parseParam(arg: string): unknown {
   }
 }
 
+function isPort(value: number): boolean {
+  return Number.isInteger(value) && value >= 1 && value <= 65_535;
+}
+
+// RPC_HOST/RPC_PORT and --host/--port; a bad port is reported here (exit 2), not thrown.
+function rpcTarget(args: ParsedArgs, io: CliIo): AdminRpcTarget | undefined {
+  let settings: ReturnType<typeof adminRpcSettings>;
+  try {
+    settings = adminRpcSettings(io.env);
+  } catch (error) {
+    io.stderr(`electrum-edge rpc: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
+  const timeoutSeconds = Number(args.options.get('timeout') ?? '30');
+  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+  const portText = args.options.get('port');
+  const port = portText === undefined ? settings.port : Number(portText);
+  if (!isPort(port)) {
+    const name = portText === undefined ? 'RPC_PORT' : '--port';
+    const shown = (portText ?? String(port)).slice(0, 20);
+    throw new UsageError(`${name} must be a port from 1 to 65535, got "${shown}"`);
+  }
+  return {
+    host: args.options.get('host') ?? settings.host,
+    port,
+    user: settings.user,
+    password: settings.password,
+    timeoutMs: timeoutSeconds * 1000,
+  };
+}
+
 /** Runs the `rpc` subcommand; returns the exit code (0 ok, 1 error reply, 2 usage or network). */
 export async function runRpcCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['host', 'port', 'timeout'], []);
@@ -106,16 +137,11 @@ export async function runRpcCommand(argv: readonly string[], io: CliIo): Promise
   if (method === undefined) {
     throw new UsageError('rpc needs a command, e.g. `electrum-edge rpc getinfo`');
   }
-  const settings = adminRpcSettings(io.env);
-  const timeoutSeconds = Number(args.options.get('timeout') ?? '30');
-  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be a positive number of seconds');
-  const target: AdminRpcTarget = {
-    host: args.options.get('host') ?? settings.host,
-    port: Number(args.options.get('port') ?? settings.port),
-    user: settings.user,
-    password: settings.password,
-    timeoutMs: timeoutSeconds * 1000,
-  };
+  if (method === 'reorg' && rest.length === 0) {
+    throw new UsageError('rpc reorg needs the number of blocks to unwind, e.g. `rpc reorg 3`');
+  }
+  const target = rpcTarget(args, io);
+  if (target === undefined) return 2;
   if (target.user === '' || target.password === '') {
     io.stderr('RPC_USER and RPC_PASSWORD must be set in the environment (not in arguments)\n');
     return 2;

@@ -168,6 +168,7 @@ describe('admin commands', () => {
     db.sqlite.exec('UPDATE chain_state SET height = 10 WHERE id = 0');
     const tooDeep = await failure('reorg', 11);
     expect(tooDeep.message).toBe('reorg count 11 must be an integer from 1 to 10');
+    expect((await failure('reorg')).message).toBe('reorg needs the number of blocks, 1 to 10');
   });
 
   it('does not unwind while a flush is being written', async () => {

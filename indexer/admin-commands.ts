@@ -121,6 +121,7 @@ function reorg(deps: AdminCommandDeps, params: readonly unknown[]): Record<strin
   const height = deps.db.readChainState().height;
   const most = Math.min(deps.reorgLimit, height);
   if (most < 1) throw badRequest(`nothing to unwind: the index is at height ${height}`);
+  if (count === undefined) throw badRequest(`reorg needs the number of blocks, 1 to ${most}`);
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > most) {
     const shown = describeValue(count, 20);
     throw badRequest(`reorg count ${shown} must be an integer from 1 to ${most}`);

@@ -117,16 +117,33 @@ interface DaemonEndpoint {
   password: string;
 }
 
+const DAEMON_URL_SCHEME_MESSAGE =
+  'DAEMON_URL must start with http:// or https://, e.g. http://user:password@host:port';
+
+/**
+ * The problem with a DAEMON_URL that lacks http:// or https:// (`user:pass@host:port` parses as a
+ * URL whose scheme is the user name), or undefined. Shared by the start checks and doctor.
+ */
+export function daemonUrlSchemeProblem(raw: string | undefined): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw?.trim() ?? '');
+  } catch {
+    return undefined;
+  }
+  const http = url.protocol === 'http:' || url.protocol === 'https:';
+  return http ? undefined : DAEMON_URL_SCHEME_MESSAGE;
+}
+
 function parseDaemonUrl(raw: string, coin: Coin): DaemonEndpoint {
+  const schemeProblem = daemonUrlSchemeProblem(raw);
+  if (schemeProblem !== undefined) throw new ConfigError(schemeProblem);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     // The value may hold a password: name the setting only.
     throw new ConfigError('DAEMON_URL is not a URL; expected http://user:password@host:port');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`DAEMON_URL must start with http:// or https://, got ${url.protocol}//`);
   }
   if (url.username === '' || url.password === '') {
     throw new ConfigError('DAEMON_URL needs credentials: http://user:password@host:port');

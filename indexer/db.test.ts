@@ -1,13 +1,13 @@
 // The index file: migrations applied once and recorded as drizzle does, the schema equal to the
 // table in docs/ARCHITECTURE.md, WITHOUT ROWID layout, pragmas, and the coin guard.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { tempDir } from '../test/indexer-support.ts';
-import { openIndexDb } from './db.ts';
+import { acquireIndexLock, lockPathOf, openIndexDb } from './db.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const dirs: string[] = [];
@@ -152,5 +152,23 @@ describe('openIndexDb', () => {
     const db = openIndexDb(newPath(), coin);
     expect(db.prepare('SELECT 1')).toBe(db.prepare('SELECT 1'));
     db.close();
+  });
+});
+
+describe('acquireIndexLock', () => {
+  it('takes over a lock that names its own PID (a container restarts it with the same PID)', () => {
+    const dir = tempDir('db-lock-');
+    try {
+      const dbPath = join(dir, 'index.db');
+      const first = acquireIndexLock(dbPath);
+      first.release();
+      writeFileSync(lockPathOf(dbPath), `${process.pid}\n`);
+      const lock = acquireIndexLock(dbPath);
+      expect(lock.stalePid).toBe(process.pid);
+      expect(readFileSync(lockPathOf(dbPath), 'utf8').trim()).toBe(String(process.pid));
+      lock.release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,15 @@
 // The index file: opened with better-sqlite3, migrated, with cached prepared statements.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Coin } from '../core/coins.ts';
@@ -199,11 +208,34 @@ function indexExists(sqlite: Sqlite, name: string): boolean {
   return row !== undefined;
 }
 
+// The index holds no secret, but doctor (cli/doctor.ts) wants the directory 0700 and the files
+// 0600: modes are set after creating, so a loose umask does not matter. A directory the operator
+// made stays as it is.
+const DIRECTORY_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/** Creates the index's directory (0700) when it is missing; an existing one is left alone. */
+export function ensureIndexDirectory(dbPath: string): void {
+  const directory = dirname(dbPath);
+  if (existsSync(directory)) return;
+  mkdirSync(directory, { recursive: true, mode: DIRECTORY_MODE });
+  chmodSync(directory, DIRECTORY_MODE);
+}
+
+// SQLite gives -wal and -shm the database file's mode; they are set too in case they existed.
+function restrictNewIndexFiles(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(`${path}${suffix}`)) chmodSync(`${path}${suffix}`, FILE_MODE);
+  }
+}
+
 /** Opens (creating if needed) the index at `path` for `coin`, migrated and tuned for writing. */
 export function openIndexDb(path: string, coin: Coin): IndexDb {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureIndexDirectory(path);
+  const created = !existsSync(path);
   const sqlite = new Database(path);
   try {
+    if (created) chmodSync(path, FILE_MODE);
     sqlite.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file,
     // and every commit still ends on a block boundary.
@@ -218,9 +250,106 @@ export function openIndexDb(path: string, coin: Coin): IndexDb {
     ensureChainState(db, coin);
     // Indexes written before the header tree existed get it filled in once (cheap when complete).
     db.transaction(() => syncHeaderTree(sqlite));
+    if (created) restrictNewIndexFiles(path);
     return db;
   } catch (error) {
     sqlite.close();
     throw error;
   }
+}
+
+/** Another live process holds the index's lock file. */
+export class IndexLockedError extends Error {
+  override name = 'IndexLockedError';
+  constructor(
+    readonly directory: string,
+    readonly pid: number
+  ) {
+    super(
+      `${directory} is in use by another indexer (pid ${pid}); stop it first, ` +
+        'or give this one its own DB_DIRECTORY'
+    );
+  }
+}
+
+/** The held lock of one index: release it at a clean stop. */
+export interface IndexLock {
+  path: string;
+  /** The pid of a dead process whose lock was taken over, if any (to be logged as a warning). */
+  stalePid: number | undefined;
+  release(): void;
+}
+
+/** index.db.lock, beside the index: one writer per DB_DIRECTORY. */
+export function lockPathOf(dbPath: string): string {
+  return `${dbPath}.lock`;
+}
+
+/** The pid written in a lock file, or undefined when there is none or it is unreadable. */
+export function readLockPid(lockPath: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  return /^[0-9]{1,10}$/.test(text) ? Number(text) : undefined;
+}
+
+/** True when a process with this pid exists (EPERM: it exists but belongs to another user). */
+export function isProcessAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function createLockFile(lockPath: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lockPath, 'wx', FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(lockPath, FILE_MODE);
+  return true;
+}
+
+/**
+ * Takes the index's lock file (created exclusively, holding this pid). A lock left by a process
+ * that is gone is taken over and reported in `stalePid`; an unreadable one counts as stale.
+ * @throws IndexLockedError when a live process holds it.
+ */
+export function acquireIndexLock(dbPath: string): IndexLock {
+  ensureIndexDirectory(dbPath);
+  const path = lockPathOf(dbPath);
+  let stalePid: number | undefined;
+  // Two rounds: the first may find a stale lock, the second must then win or meet a new owner.
+  for (let round = 0; round < 2; round++) {
+    if (createLockFile(path)) {
+      const release = (): void => {
+        if (readLockPid(path) === process.pid) rmSync(path, { force: true });
+      };
+      return { path, stalePid, release };
+    }
+    const pid = readLockPid(path);
+    // A lock naming this very process was left by an earlier one with the same PID: in a
+    // container the indexer is PID 1 (or another fixed number) on every start.
+    const held = pid !== undefined && pid !== process.pid && isProcessAlive(pid);
+    if (held) throw new IndexLockedError(dirname(dbPath), pid);
+    stalePid = pid ?? 0;
+    // Only the lock as read is removed: a racing indexer may just have replaced it.
+    if (readLockPid(path) === pid) rmSync(path, { force: true });
+  }
+  const owner = readLockPid(path) ?? 0;
+  throw new IndexLockedError(dirname(dbPath), owner);
 }

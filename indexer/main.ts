@@ -4,9 +4,20 @@
 import { createAdminCommands } from './admin-commands.ts';
 import { startAdminRpc } from './admin-rpc.ts';
 import { BlockError } from './block-writer.ts';
-import { ConfigError, loadConfig, type IndexerConfig } from './config.ts';
+import {
+  ConfigError,
+  daemonUrlSchemeProblem,
+  loadConfig,
+  type IndexerConfig,
+} from './config.ts';
 import { Daemon } from './daemon.ts';
-import { openIndexDb, type IndexDb } from './db.ts';
+import {
+  IndexLockedError,
+  acquireIndexLock,
+  openIndexDb,
+  type IndexDb,
+  type IndexLock,
+} from './db.ts';
 import { startIndexServer } from './index-server/server.ts';
 import { log, setLogLevel } from './log.ts';
 import { secretsFromEnv } from './logger.ts';
@@ -30,6 +41,13 @@ type Closer = () => Promise<void> | void;
 // DESIGN §7: weak or default credentials, admin ports off loopback and root are refused before
 // anything listens, each with its own line naming the setting and the fix (never the value).
 function refuseUnsafeStart(): void {
+  // Without http:// the start checks would only see "no credentials" (the user name is parsed
+  // as the scheme); the missing scheme is the actual mistake.
+  const schemeProblem = daemonUrlSchemeProblem(process.env.DAEMON_URL);
+  if (schemeProblem !== undefined) {
+    log.error('bad_config', { error: schemeProblem });
+    process.exit(EXIT_BAD_CONFIG);
+  }
   const refusals = checkUnsafeStart(process.env);
   if (refusals.length === 0) return;
   for (const refusal of refusals) {
@@ -72,10 +90,22 @@ function stopOnSignals(controller: AbortController): void {
   process.on('SIGTERM', onSignal);
 }
 
-function logFailure(error: unknown): void {
+// At height 0 a different block means the node runs another chain: the usual cause is COIN/NET.
+function blockRejectedMessage(error: BlockError, config: IndexerConfig): string {
+  if (error.height !== 0 || !error.reason.startsWith('the node sent block')) return error.message;
+  const { name, net } = config.coin;
+  return (
+    `${error.message}: the node's genesis block is not ${name} ${net}'s; ` +
+    'check COIN and NET against the node at DAEMON_URL'
+  );
+}
+
+function logFailure(error: unknown, config: IndexerConfig): void {
   if (error instanceof BlockError) {
-    const { height, hashHex: hash, message } = error;
-    log.error('block_rejected', { height, hash, error: message });
+    const { height, hashHex: hash } = error;
+    log.error('block_rejected', { height, hash, error: blockRejectedMessage(error, config) });
+  } else if (error instanceof IndexLockedError) {
+    log.error('index_locked', { error: error.message });
   } else if (error instanceof ChainMismatchError) {
     log.error('chain_mismatch', { error: error.message });
   } else if (error instanceof RemoteIndexError) {
@@ -273,6 +303,16 @@ async function runIndexer(
   }
 }
 
+// One indexer per DB_DIRECTORY: a second one is refused (IndexLockedError, naming the other pid);
+// the lock of a process that is gone is taken over with a warning.
+function takeLock(dbPath: string): IndexLock {
+  const lock = acquireIndexLock(dbPath);
+  if (lock.stalePid !== undefined) {
+    log.warn('stale_lock_taken_over', { lock: lock.path, pid: lock.stalePid });
+  }
+  return lock;
+}
+
 // Parts close in the reverse order they started; one that fails to close does not stop the rest.
 async function closeAll(closers: Closer[]): Promise<void> {
   for (const close of closers.reverse()) {
@@ -301,13 +341,15 @@ async function main(): Promise<void> {
     defer_index_blocks: config.deferIndexBlocks,
   });
   let db: IndexDb | undefined;
+  let lock: IndexLock | undefined;
   const closers: Closer[] = [];
   let exitCode = 0;
   try {
+    lock = takeLock(config.dbPath);
     db = openIndexDb(config.dbPath, config.coin);
     await runIndexer(config, db, controller, closers);
   } catch (error) {
-    logFailure(error);
+    logFailure(error, config);
     exitCode = EXIT_FAILED;
   } finally {
     controller.abort();
@@ -316,6 +358,7 @@ async function main(): Promise<void> {
       log.info('stopped', { height: db.readChainState().height });
     }
     db?.close();
+    lock?.release();
   }
   process.exit(exitCode);
 }

@@ -9,7 +9,7 @@ import { getCoin } from '../core/coins.ts';
 import { tempDir } from '../test/indexer-support.ts';
 import { Daemon } from './daemon.ts';
 import { openIndexDb } from './db.ts';
-import { readNodeFees, writeNodeFees } from './node-info.ts';
+import { readNodeFees, runNodeInfo, writeNodeFees } from './node-info.ts';
 
 type Answer = (method: string, params: unknown[]) => { result?: unknown; error?: unknown };
 const servers: Server[] = [];
@@ -184,4 +184,54 @@ describe('node fees', () => {
     expect(byMode[24]).toEqual({ mode: 'CONSERVATIVE', target_blocks: 25, fee_rate: 0.048 });
     expect(byMode[49]).toEqual({ mode: 'ECONOMICAL', target_blocks: 25, fee_rate: 0.012 });
   });
+});
+
+describe('runNodeInfo stopping', () => {
+  // A port nothing listens on: the node is down and the Daemon retries until the signal aborts.
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((done) => server.close(() => done()));
+    return port;
+  }
+
+  it('returns promptly when stopped while the node is down (not after the interval)', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const db = openIndexDb(join(dir, 'index.db'), getCoin('Radiant', 'regtest'));
+    const controller = new AbortController();
+    const { signal } = controller;
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const daemon = new Daemon({ url, user: 'u', password: 'p', signal });
+    const startedMs = Date.now();
+    const running = runNodeInfo(db, daemon, signal, 60_000);
+    setTimeout(() => controller.abort(), 300);
+    await running;
+    db.close();
+    expect(Date.now() - startedMs).toBeLessThan(2_000);
+  }, 10_000);
+
+  it('returns promptly when stopped while the node refuses the password', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const db = openIndexDb(join(dir, 'index.db'), getCoin('Radiant', 'regtest'));
+    const server = createServer((_req, res) => {
+      res.statusCode = 401;
+      res.end();
+    });
+    servers.push(server);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    const controller = new AbortController();
+    const { signal } = controller;
+    const url = `http://127.0.0.1:${port}`;
+    const daemon = new Daemon({ url, user: 'u', password: 'x', signal });
+    const startedMs = Date.now();
+    const running = runNodeInfo(db, daemon, signal, 60_000);
+    setTimeout(() => controller.abort(), 300);
+    await running;
+    db.close();
+    expect(Date.now() - startedMs).toBeLessThan(2_000);
+  }, 10_000);
 });

@@ -128,6 +128,21 @@ export function writeNodeFees(db: IndexDb, fees: NodeFees): void {
   });
 }
 
+// The signal may have fired while the refresh was in flight (the node down, a wrong password):
+// an abort listener added after that would never run, and stopping would wait out the timer.
+function waitOrAbort(delayMs: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((done) => {
+    const timer = setTimeout(finish, delayMs);
+    function finish(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
+      done();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
+}
+
 /**
  * Refreshes the fees now and then every `intervalMs` until the signal aborts. A failed refresh
  * is logged and tried again at the next interval; the previous figures stay meanwhile.
@@ -147,14 +162,6 @@ export async function runNodeInfo(
     } catch (error) {
       if (!signal.aborted) log.warn('node_info_failed', { error });
     }
-    await new Promise<void>((done) => {
-      const timer = setTimeout(finish, intervalMs);
-      function finish(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        done();
-      }
-      signal.addEventListener('abort', finish, { once: true });
-    });
+    await waitOrAbort(intervalMs, signal);
   }
 }

@@ -35,6 +35,9 @@ RSS (VmHWM of the indexer process), RSS at 25/50/75/100% of the chain, and the i
   --seed S          default 1
   --cache DIR       where generated chains are kept (default tmp/bench in the project)
   --flush-blocks N  FLUSH_BLOCKS for the indexer (default: the indexer's own)
+
+FLUSH_BLOCKS, UTXO_CACHE_MB, DEFER_INDEX_BLOCKS and REORG_LIMIT are passed to the indexer when
+set in the environment (--flush-blocks wins); the settings it ran with are printed.
   --keep            keep the index directory and print its path
   --cpu-prof DIR    run the indexer under node --cpu-prof, writing one profile per thread to DIR
   --timeout-s T     give up after T seconds of indexing (default 1800)`;
@@ -54,6 +57,8 @@ const OPTIONS = {
 } as const;
 
 const SAMPLE_MS = 200;
+// The indexer's tuning settings: passed through from this environment when set.
+const TUNING_SETTINGS = ['FLUSH_BLOCKS', 'UTXO_CACHE_MB', 'DEFER_INDEX_BLOCKS', 'REORG_LIMIT'];
 const MIB = 1_048_576;
 
 type LogEvent = Record<string, unknown>;
@@ -234,8 +239,19 @@ function indexerEnv(url: string, coin: Coin, dir: string, values: Values): Recor
     // Containers here run as root; the start checks refuse that unless told (DESIGN §7).
     ALLOW_ROOT: process.getuid?.() === 0 ? '1' : '',
   };
+  for (const name of TUNING_SETTINGS) {
+    const value = process.env[name]?.trim();
+    if (value !== undefined && value !== '') env[name] = value;
+  }
   if (values['flush-blocks'] !== undefined) env.FLUSH_BLOCKS = values['flush-blocks'];
   return env;
+}
+
+// What the indexer itself says it runs with (its `starting` line), so a run's figures can be
+// matched to its settings.
+function describeSettings(event: LogEvent): string {
+  const fields = ['flush_blocks', 'utxo_cache_mb', 'defer_index_blocks', 'reorg_limit'];
+  return fields.map((field) => `${field}=${JSON.stringify(event[field] ?? null)}`).join(' ');
 }
 
 /** Runs the indexer to the node's tip, sampling memory, CPU and the index height. */
@@ -260,6 +276,7 @@ async function runIndexer(
   };
   followJson(child, (event) => {
     if (event.event === 'starting') {
+      console.log(`  indexer settings: ${describeSettings(event)}`);
       seen.startedMs = Date.now();
       seen.startCpu = cpuSeconds(pid);
       seen.startMainCpu = cpuSeconds(pid, pid);
