@@ -16,8 +16,13 @@ afterAll(() => {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
-function startDemo(port: number): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/demo.ts'], {
+interface DemoRun {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function startDemo(port: number, args: string[] = []): DemoRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/demo.ts', ...args], {
     cwd: PROJECT_DIR,
     env: { ...process.env, PORT: String(port) },
   });
@@ -92,4 +97,19 @@ describe('npm run demo', () => {
       holder.close();
     }
   }, 60_000);
+
+  it('finds the coin from the chain file, refuses a --coin it does not start with', async () => {
+    // Radiant's genesis hash (data/SOURCES.md) is not Bitcoin's.
+    const radiantAsBitcoin = ['--chain', 'data/radiant_mainnet_0-1.json', '--coin', 'Bitcoin'];
+    const wrong = startDemo(await freePort(), radiantAsBitcoin);
+    expect(await exited(wrong.child)).toBe(1);
+    expect(wrong.output()).toMatch(/starts with the genesis block of Radiant mainnet, not Bitcoin/);
+
+    const port = await freePort();
+    const bch = startDemo(port, ['--chain', 'data/bitcoincash_regtest_0-103.json']);
+    const ready = await waitForText(bch.output, /ready in [\d.]+s: (\S+ \S+) at height (\d+)/);
+    expect(ready.slice(1)).toEqual(['BitcoinCash regtest', '103']);
+    bch.child.kill('SIGINT');
+    expect(await exited(bch.child)).toBe(0);
+  }, 180_000);
 });

@@ -1,18 +1,20 @@
 // `npm run demo`: serves a chain file from the simulated node, indexes it and starts the Worker,
 // then prints the WebSocket address once every part is ready and the index is at the tip.
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseBlock } from '../core/block.ts';
+import { HEADER_BYTES, parseBlock, parseHeader } from '../core/block.ts';
 import { hashToHex, hexToBytes } from '../core/bytes.ts';
-import { getCoin } from '../core/coins.ts';
+import { getCoin, NET_NAMES, type Coin } from '../core/coins.ts';
 import { scriptHash } from '../core/script.ts';
+import { loadChainFile } from './chain-file.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const USAGE = `usage: npm run demo -- [--chain FILE] [--coin NAME] [--net NET] [--verbose]
   --chain   chain file {"blocks": [hex, ...]} (default data/bitcoin_mainnet_0-255.json)
-  --coin    Radiant | BitcoinCash | Bitcoin (default Bitcoin)
-  --net     mainnet | testnet | regtest (default mainnet)
+  --coin    Radiant | BitcoinCash | Bitcoin (default: the coin whose genesis block the file starts
+            with; Bitcoin when Bitcoin and Bitcoin Cash share it)
+  --net     mainnet | testnet | regtest (default: likewise from the genesis block)
   --verbose show every log line of the node, indexer and Worker
   PORT      environment: the Worker's port (default 8787)`;
 
@@ -24,12 +26,45 @@ function tipCoinbaseScriptHash(stack: Stack, coinName: string, net: string): str
   return hashToHex(scriptHash(script, coin));
 }
 
+// Bitcoin first: Bitcoin Cash shares its genesis blocks (a file named for Bitcoin Cash, as the
+// bundled bitcoincash_regtest_0-103.json, puts Bitcoin Cash first).
+const DETECTION_ORDER = ['Bitcoin', 'BitcoinCash', 'Radiant'] as const;
+
+/** The coins and nets whose genesis block is block 0 of `chainPath`. */
+function coinsOfChain(chainPath: string): Coin[] {
+  const first = loadChainFile(chainPath)[0] ?? '';
+  const header = hexToBytes(first.slice(0, 2 * HEADER_BYTES));
+  if (header.length < HEADER_BYTES) return [];
+  const named = /bitcoin-?cash|bch/i.test(basename(chainPath)) ? ['BitcoinCash'] : [];
+  const names = [...named, ...DETECTION_ORDER.filter((name) => !named.includes(name))];
+  const coins = names.flatMap((name) => NET_NAMES.map((net) => getCoin(name, net)));
+  return coins.filter((coin) => hashToHex(parseHeader(header, coin).hash) === coin.genesisHash);
+}
+
+// --coin/--net as given, or found from the chain file; refuses a pair the file does not start with.
+function chooseCoin(chainPath: string, name?: string, net?: string): { coin: string; net: string } {
+  const found = coinsOfChain(chainPath);
+  const match = found.find((c) => (name ?? c.name) === c.name && (net ?? c.net) === c.net);
+  if (match !== undefined) {
+    const others = found.filter((c) => c !== match && c.net === match.net).map((c) => c.name);
+    if (name === undefined && others.length > 0) {
+      const alternatives = others.join('|');
+      console.log(`serving it as ${match.name} ${match.net} (--coin ${alternatives} also fits)`);
+    }
+    return { coin: match.name, net: match.net };
+  }
+  const starts = found.map((c) => `${c.name} ${c.net}`).join(' or ');
+  const what = starts === '' ? 'no known genesis block' : `the genesis block of ${starts}`;
+  const asked = `${name ?? 'any coin'} ${net ?? 'on any net'}`;
+  throw new Error(`${chainPath} starts with ${what}, not ${asked}: check --coin and --net`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       chain: { type: 'string', default: 'data/bitcoin_mainnet_0-255.json' },
-      coin: { type: 'string', default: 'Bitcoin' },
-      net: { type: 'string', default: 'mainnet' },
+      coin: { type: 'string' },
+      net: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -42,13 +77,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(workerPort) || workerPort < 1 || workerPort > 65535) {
     throw new Error(`PORT must be a TCP port number, got "${process.env.PORT}"`);
   }
+  const chainFile = resolve(values.chain);
+  const { coin, net } = chooseCoin(chainFile, values.coin, values.net);
   await expectPortFree(workerPort);
   const startedAt = Date.now();
   const recentLines: string[] = [];
   const stack: Stack = await startStack({
-    chainFile: resolve(values.chain),
-    coin: values.coin,
-    net: values.net,
+    chainFile,
+    coin,
+    net,
     workerPort,
     // The indexer pushes change notices, so subscribed wallets hear of new blocks at once.
     notify: 'indexer',
@@ -87,10 +124,10 @@ async function main(): Promise<void> {
   const { host, port, user, password } = stack.adminRpc;
   const rpcEnv = `RPC_HOST=${host} RPC_PORT=${port} RPC_USER=${user} RPC_PASSWORD=${password}`;
   console.log(`admin RPC:      ${rpcEnv} ./bin/electrum-edge.js rpc getinfo`);
-  const pageHash = tipCoinbaseScriptHash(stack, values.coin, values.net);
+  const pageHash = tipCoinbaseScriptHash(stack, coin, net);
   console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${pageHash}`);
   console.log(
-    `ready in ${seconds}s: ${values.coin} ${values.net} at height ${stack.simNode.tipHeight()}, ` +
+    `ready in ${seconds}s: ${coin} ${net} at height ${stack.simNode.tipHeight()}, ` +
       `Electrum over WebSocket at ${stack.wsUrl}`
   );
 }
