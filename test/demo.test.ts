@@ -99,7 +99,7 @@ describe('npm run demo', () => {
   }, 60_000);
 
   it('finds the coin from the chain file, refuses a --coin it does not start with', async () => {
-    // Radiant's genesis hash (data/SOURCES.md) is not Bitcoin's.
+    // The file is Radiant mainnet from genesis (data/SOURCES.md), whose hash is not Bitcoin's.
     const radiantAsBitcoin = ['--chain', 'data/radiant_mainnet_0-1.json', '--coin', 'Bitcoin'];
     const wrong = startDemo(await freePort(), radiantAsBitcoin);
     expect(await exited(wrong.child)).toBe(1);
