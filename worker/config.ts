@@ -3,8 +3,7 @@ import { createClient } from '@libsql/client/web';
 import { getCoin, type Coin } from '../core/coins.ts';
 import { SERVER_SOFTWARE } from '../core/protocol/version.ts';
 import type { Env } from './env.ts';
-import type { IndexReader } from './index-reader.ts';
-import { LibsqlIndexReader } from './libsql-reader.ts';
+import { CheckedIndexReader, indexChainCheck } from './index-check.ts';
 import type { ServerInfo } from './methods/context.ts';
 import type { RelaySettings } from './relay-client.ts';
 
@@ -60,16 +59,23 @@ export function loadConfig(env: Env): WorkerConfig {
   };
 }
 
-/** An IndexReader over the Hrana HTTP endpoint at LIBSQL_URL. */
-export function openIndex(env: Env): IndexReader {
+/** LIBSQL_URL. @throws Error when it is unset. */
+export function readIndexUrl(env: Env): string {
   if (typeof env.LIBSQL_URL !== 'string' || env.LIBSQL_URL === '') {
     throw new Error('LIBSQL_URL is not set');
   }
+  return env.LIBSQL_URL;
+}
+
+/**
+ * An IndexReader over the Hrana HTTP endpoint at LIBSQL_URL, carrying this isolate's check that
+ * the index is of COIN and NET (worker/index-check.ts).
+ * @throws Error when LIBSQL_URL is unset or COIN/NET are not valid.
+ */
+export function openIndex(env: Env): CheckedIndexReader {
+  const url = readIndexUrl(env);
   // intMode bigint: amounts and tx numbers come back exact (Radiant balances pass 2^53).
-  const client = createClient({
-    url: env.LIBSQL_URL,
-    authToken: env.LIBSQL_AUTH_TOKEN,
-    intMode: 'bigint',
-  });
-  return new LibsqlIndexReader(client);
+  const client = createClient({ url, authToken: env.LIBSQL_AUTH_TOKEN, intMode: 'bigint' });
+  const check = indexChainCheck(getCoin(env.COIN, env.NET), url, env.LOG_LEVEL);
+  return new CheckedIndexReader(client, check);
 }

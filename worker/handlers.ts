@@ -1,5 +1,6 @@
 // The handler of each Electrum method, by the names of core/protocol/methods.ts.
 import type { Handler } from '../core/protocol/dispatch.ts';
+import { refusingOtherChains } from './index-check.ts';
 import type { MethodContext } from './methods/context.ts';
 import {
   blockchainEstimatefee,
@@ -33,8 +34,7 @@ import {
   transactionIdFromPos,
 } from './methods/transaction.ts';
 
-/** Method name to handler; a name missing here is answered as an unknown method. */
-export const HANDLERS: Readonly<Record<string, Handler<MethodContext>>> = {
+const METHOD_HANDLERS: Readonly<Record<string, Handler<MethodContext>>> = {
   'server.version': serverVersion,
   'server.features': serverFeatures,
   'server.banner': serverBanner,
@@ -61,3 +61,11 @@ export const HANDLERS: Readonly<Record<string, Handler<MethodContext>>> = {
   'mempool.get_fee_histogram': mempoolGetFeeHistogram,
   'mempool.get_info': mempoolGetInfo,
 };
+
+/**
+ * Method name to handler; a name missing here is answered as an unknown method. Each refuses to
+ * answer while the index is of another chain than COIN/NET (worker/index-check.ts).
+ */
+export const HANDLERS: Readonly<Record<string, Handler<MethodContext>>> = Object.fromEntries(
+  Object.entries(METHOD_HANDLERS).map(([name, handler]) => [name, refusingOtherChains(handler)])
+);

@@ -11,6 +11,7 @@ import type { EnvWithLimits } from './limits/limits-env.ts';
 import { limitHttpRpc } from './limits/http-guard.ts';
 import { admitUpgrade } from './limits/upgrade.ts';
 import { walletPage } from './page/wallet-page.ts';
+import { fatalSettingProblem, settingProblems } from './settings-check.ts';
 
 export { Hub } from './hub.ts';
 export { Limiter } from './limits/limiter.ts';
@@ -19,11 +20,26 @@ export { Session } from './session.ts';
 
 const app = new Hono<{ Bindings: EnvWithLimits }>();
 
+function unavailable(text: string): Response {
+  return new Response(`${text}\n`, {
+    status: 503,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+  });
+}
+
 app.get('/', async (c) => {
   if (c.req.header('Upgrade')?.toLowerCase() === 'websocket') {
+    // A misconfigured Worker says what is wrong instead of failing inside the session.
+    const problem = fatalSettingProblem(c.env);
+    if (problem !== null) return unavailable(`server misconfigured: ${problem}`);
+    // The isolate's cached verdict on the index's chain (worker/index-check.ts); null: unknown.
+    const verdict = await openIndex(c.env).chainVerdict();
+    if (verdict !== null && !verdict.ok) {
+      return unavailable(`server cannot serve: ${verdict.reason}`);
+    }
     // A fresh object per connection: its state is that one session's, and it hibernates alone.
     const id = c.env.SESSION.newUniqueId();
-    // Deny lists, session caps and the group budget (worker/limits/upgrade.ts) come first.
+    // Then deny lists, session caps and the group budget (worker/limits/upgrade.ts).
     const log = createLogger(c.env.LOG_LEVEL);
     const admitted = await admitUpgrade(c.req.raw, c.env, id.toString(), log);
     if (admitted instanceof Response) return admitted;
@@ -36,11 +52,21 @@ app.get('/', async (c) => {
   );
 });
 
+// 503 unless the settings parse as the sessions parse them and the index is of our chain.
 app.get('/health', async (c) => {
+  const problems = settingProblems(c.env);
+  if (problems.length > 0) {
+    return c.json({ ok: false, reason: problems.join('; '), server: SERVER_SOFTWARE }, 503);
+  }
   const { coin } = loadConfig(c.env);
   const base = { server: SERVER_SOFTWARE, coin: coin.name, net: coin.net };
   try {
-    const tip = await openIndex(c.env).tip();
+    const index = openIndex(c.env);
+    const verdict = await index.chainVerdict();
+    if (verdict !== null && !verdict.ok) {
+      return c.json({ ok: false, reason: verdict.reason, ...base }, 503);
+    }
+    const tip = await index.tip();
     return c.json({ ok: true, ...base, height: tip === null ? -1 : tip.height });
   } catch (error) {
     createLogger(c.env.LOG_LEVEL).error('health_index_unreachable', describeError(error));
@@ -56,6 +82,12 @@ const RPC_CORS = cors({
   maxAge: 86400,
 });
 app.use('/rpc', RPC_CORS);
+// A bad setting is named here rather than failing as a 500 in the limits guard below.
+app.use('/rpc', async (c, next) => {
+  const problem = fatalSettingProblem(c.env);
+  if (problem === null) return next();
+  return unavailable(`server misconfigured: ${problem}`);
+});
 // The same per-IP budget as WebSocket sessions (worker/limits/http-guard.ts).
 app.use('/rpc', limitHttpRpc);
 app.post('/rpc', handleHttpRpc);
