@@ -64,6 +64,14 @@ describe('checkUnsafeStart', () => {
     expect(refusals[0]?.message).not.toContain('x7Kp2');
   });
 
+  it('says a DAEMON_URL without http:// needs it, not that it has no credentials', () => {
+    const env = { ...SAFE_ENV, DAEMON_URL: 'radiant:9e8d7c6b5a4f3e2d1c0b@127.0.0.1:7332' };
+    const refusals = checkUnsafeStart(env, { uid: 1000 });
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.message).toMatch(/^DAEMON_URL must start with http:\/\/ or https:\/\/;/);
+    expect(refusals[0]?.message).not.toContain('9e8d7c6b5a4f3e2d1c0b');
+  });
+
   it.each(['RPC_HOST', 'PROMETHEUS_HOST', 'INDEX_SERVER_HOST'])(
     'refuses %s on a public address unless ALLOW_PUBLIC_RPC=1',
     (name) => {

@@ -194,6 +194,10 @@ function daemonRefusals(env: Env): Refusal[] {
   } catch {
     return [refusal('DAEMON_URL', 'DAEMON_URL is not a URL', fix)];
   }
+  // `user:pass@host:port` parses as a URL of scheme "user:"; its credentials are not missing.
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return [refusal('DAEMON_URL', 'DAEMON_URL must start with http:// or https://', fix)];
+  }
   if (url.username === '' || url.password === '') {
     return [refusal('DAEMON_URL', 'DAEMON_URL has no credentials', fix)];
   }
