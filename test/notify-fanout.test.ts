@@ -5,18 +5,17 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getCoin } from '../core/coins.ts';
 import {
   freshScripts,
-  indexerEnv,
   mineToScripts,
   walletScriptHash,
-  WalletSocket,
+  type WalletSocket,
 } from '../tools/bench-notify.ts';
-import { startStack, type Stack } from '../tools/stack.ts';
+import type { Stack } from '../tools/stack.ts';
 import { DEFAULT_HUB_SHARDS, shardOf } from '../worker/notify-wire.ts';
+import { NOTIFY_COIN, startNotifyStack, type NotifyStack } from './support/notify-stack.ts';
 
-const COIN = getCoin('Radiant', 'mainnet');
+const COIN = NOTIFY_COIN;
 const NOTIFY_TIMEOUT_MS = 20_000;
 const QUIET_MS = 1_500;
 const BLOCKS = 3;
@@ -48,35 +47,19 @@ const byHash = (a: unknown[], b: unknown[]): number => String(a[0]).localeCompar
 const quiet = (): Promise<void> => new Promise((done) => setTimeout(done, QUIET_MS));
 
 describe('notification fan-out over every hub', () => {
+  let run: NotifyStack;
   let stack: Stack;
-  const logs: string[] = [];
-  const open: WalletSocket[] = [];
+  let logs: string[] = [];
 
-  const wallet = async (): Promise<WalletSocket> => {
-    const socket = await WalletSocket.open(stack.wsUrl);
-    open.push(socket);
-    await socket.call('server.version', ['notify-fanout', '1.4']);
-    return socket;
-  };
+  const wallet = (): Promise<WalletSocket> => run.wallet('notify-fanout');
 
   beforeAll(async () => {
-    stack = await startStack({
-      chainFile: 'data/radiant_mainnet_0-1.json',
-      coin: COIN.name,
-      net: COIN.net,
-      notify: 'stack',
-      indexerEnv: indexerEnv(100),
-      workerVars: { LOG_LEVEL: 'debug', HUB_SHARDS: String(DEFAULT_HUB_SHARDS) },
-      onLog: (line) => logs.push(line),
-    }).catch((error: unknown) => {
-      console.error(logs.slice(-60).join('\n'));
-      throw error;
-    });
+    run = await startNotifyStack({ HUB_SHARDS: String(DEFAULT_HUB_SHARDS) });
+    ({ stack, logs } = run);
   }, 180_000);
 
   afterAll(async () => {
-    for (const socket of open) socket.close();
-    await stack?.stop();
+    await run?.stop();
   });
 
   it('announces each tip once while all hubs wake the session together', async () => {

@@ -4,19 +4,17 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getCoin } from '../core/coins.ts';
 import {
   freshScripts,
-  indexerEnv,
   mineToScripts,
   walletScriptHash,
-  WalletSocket,
+  type WalletSocket,
 } from '../tools/bench-notify.ts';
-import { startStack, type Stack } from '../tools/stack.ts';
+import type { Stack } from '../tools/stack.ts';
+import { NOTIFY_COIN, startNotifyStack, type NotifyStack } from './support/notify-stack.ts';
 import { readReferenceChain, referenceStatus } from './support/reference-chain.ts';
 
-const CHAIN_FILE = 'data/radiant_mainnet_0-1.json';
-const COIN = getCoin('Radiant', 'mainnet');
+const COIN = NOTIFY_COIN;
 const NOTIFY_TIMEOUT_MS = 20_000;
 // How long a session stays quiet to show that nothing more is coming.
 const QUIET_MS = 1_500;
@@ -31,9 +29,9 @@ const calls = (socket: WalletSocket): unknown[][] => {
 };
 
 describe('push notifications', () => {
+  let run: NotifyStack;
   let stack: Stack;
-  const logs: string[] = [];
-  const open: WalletSocket[] = [];
+  let logs: string[] = [];
 
   // The status the protocol defines for a script hash, from an independent reading of every
   // block the node holds now.
@@ -73,31 +71,15 @@ describe('push notifications', () => {
     return logs.slice(from).filter(match);
   };
 
-  const wallet = async (): Promise<WalletSocket> => {
-    const socket = await WalletSocket.open(stack.wsUrl);
-    open.push(socket);
-    await socket.call('server.version', ['notify-e2e', '1.4']);
-    return socket;
-  };
+  const wallet = (): Promise<WalletSocket> => run.wallet('notify-e2e');
 
   beforeAll(async () => {
-    stack = await startStack({
-      chainFile: CHAIN_FILE,
-      coin: COIN.name,
-      net: COIN.net,
-      notify: 'stack',
-      indexerEnv: indexerEnv(100),
-      workerVars: { LOG_LEVEL: 'debug' },
-      onLog: (line) => logs.push(line),
-    }).catch((error: unknown) => {
-      console.error(logs.slice(-60).join('\n'));
-      throw error;
-    });
+    run = await startNotifyStack();
+    ({ stack, logs } = run);
   }, 180_000);
 
   afterAll(async () => {
-    for (const socket of open) socket.close();
-    await stack?.stop();
+    await run?.stop();
   });
 
   it('notifies a subscriber once, a headers subscriber with the new tip, nobody else', async () => {
@@ -190,7 +172,7 @@ describe('push notifications', () => {
   }, 60_000);
 
   it('keeps subscriptions through hibernation: the woken session still notifies', async () => {
-    for (const socket of open) socket.close();
+    run.closeWallets();
     const [script] = freshScripts(1);
     if (script === undefined) throw new Error('no script');
     const hash = walletScriptHash(script);
