@@ -4,14 +4,13 @@
 // get_balance and its cost).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@libsql/client/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { handleMessage } from '../core/protocol/dispatch.ts';
 import { METHODS } from '../core/protocol/methods.ts';
 import { Daemon } from '../indexer/daemon.ts';
 import { openIndexDb, type IndexDb } from '../indexer/db.ts';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
 import { readNodeFees, writeNodeFees } from '../indexer/node-info.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import type { SimNode } from '../tools/sim-node.ts';
@@ -26,8 +25,8 @@ import {
   SIM_USER,
   startTestNode,
   tempDir,
-  TEST_TOKEN,
 } from './indexer-support.ts';
+import { startWorkerReader } from './support/local-index.ts';
 
 const coin = getCoin('Bitcoin', 'mainnet');
 const dir = tempDir('fees-e2e-');
@@ -88,15 +87,7 @@ beforeAll(async () => {
     [2, 1, HOLDER, 7n],
     [2, 2, OTHER, 100n],
   ].forEach(([txNum, vout, hashx, value]) => utxo.run(txNum, vout, internal(String(hashx)), value));
-  server = await startIndexServer({
-    dbPath: join(dir, 'index.db'),
-    host: '127.0.0.1',
-    port: 0,
-    authToken: TEST_TOKEN,
-  });
-  reader = new LibsqlIndexReader(
-    createClient({ url: server.url, authToken: TEST_TOKEN, intMode: 'bigint' })
-  );
+  ({ server, reader } = await startWorkerReader(join(dir, 'index.db')));
 });
 
 afterAll(async () => {

@@ -3,17 +3,16 @@
 // every status of the index recomputed independently (test/support/independent-ledger.ts).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@libsql/client/web';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
-import { startIndexServer, type IndexServer } from '../indexer/index-server/server.ts';
+import type { IndexServer } from '../indexer/index-server/server.ts';
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import { DEFAULT_PAYOUT_SCRIPT } from '../tools/sim-node-miner.ts';
 import type { SimNode } from '../tools/sim-node.ts';
 import { LibsqlIndexReader } from '../worker/libsql-reader.ts';
-import { PROJECT_DIR, startTestNode, tempDir, TEST_TOKEN } from './indexer-support.ts';
+import { PROJECT_DIR, startTestNode, tempDir } from './indexer-support.ts';
 import {
   captureLog,
   GENESIS_KEY_HASH160,
@@ -32,6 +31,7 @@ import {
   type LocalIndexer,
 } from './mempool-support.ts';
 import { coinbaseOf, ledgerStatuses, scriptHashHex } from './support/independent-ledger.ts';
+import { startWorkerReader } from './support/local-index.ts';
 
 const coin = getCoin('Radiant', 'mainnet');
 const dir = tempDir('mempool-test-');
@@ -95,15 +95,7 @@ beforeAll(async () => {
   }
   indexer = startLocalIndexer({ node, coin, dir });
   await waitSettled(node, indexer.dbPath);
-  server = await startIndexServer({
-    dbPath: indexer.dbPath,
-    host: '127.0.0.1',
-    port: 0,
-    authToken: TEST_TOKEN,
-  });
-  reader = new LibsqlIndexReader(
-    createClient({ url: server.url, authToken: TEST_TOKEN, intMode: 'bigint' })
-  );
+  ({ server, reader } = await startWorkerReader(indexer.dbPath));
 });
 
 afterAll(async () => {

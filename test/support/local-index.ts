@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createClient } from '@libsql/client/web';
 import Database from 'better-sqlite3';
 import {
   startIndexServer,
@@ -14,6 +15,7 @@ import {
   TEST_TOKEN,
   type TempIndex,
 } from '../../indexer/index-server/test-index.ts';
+import { LibsqlIndexReader } from '../../worker/libsql-reader.ts';
 
 const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../migrations');
 
@@ -84,4 +86,16 @@ export async function startTempIndexServer(extras: ServerExtras = {}): Promise<T
     index.remove();
   };
   return { index, server, stop };
+}
+
+/**
+ * The Worker's own reader (worker/libsql-reader.ts) over Hrana HTTP, against an index server on
+ * `dbPath` with TEST_TOKEN: what the Worker would answer from this index.
+ */
+export async function startWorkerReader(
+  dbPath: string
+): Promise<{ server: IndexServer; reader: LibsqlIndexReader }> {
+  const server = await serveWithTestToken(dbPath);
+  const client = createClient({ url: server.url, authToken: TEST_TOKEN, intMode: 'bigint' });
+  return { server, reader: new LibsqlIndexReader(client) };
 }
