@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import type WebSocket from 'ws';
 import type { IndexServer } from '../indexer/index-server/server.ts';
 import { writeWalletAssets } from '../tools/build-page.ts';
+import { loadChainFile } from '../tools/chain-file.ts';
 import {
   freePort,
   startWrangler,
@@ -40,9 +41,16 @@ function sha256(data: Buffer): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
+/** Block 0 of the bundled Bitcoin Cash regtest chain (data/SOURCES.md): the real genesis header. */
+function regtestGenesisHeader(): Buffer {
+  const [genesis] = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
+  return Buffer.from((genesis ?? '').slice(0, 160), 'hex');
+}
+
 /**
  * Writes an index of synthetic rows: the Worker's history and status reads only need headers,
- * txs, history and status rows, not parseable transactions.
+ * txs, history and status rows, not parseable transactions. Height 0 holds the real regtest
+ * genesis header, so the Worker's chain check sees a Bitcoin Cash regtest index.
  */
 export function buildSyntheticIndex(dbPath: string, bigHistory: number): SyntheticIndex {
   const big = sha256(Buffer.from('electrum-edge limits test: big history'));
@@ -55,8 +63,11 @@ export function buildSyntheticIndex(dbPath: string, bigHistory: number): Synthet
       const first = height === 0 ? 0 : (height - 1) * TXS_PER_BLOCK;
       const count = height === 0 ? 0 : Math.min(TXS_PER_BLOCK, txCount - first);
       const raw = sha256(Buffer.from(`header ${height}`));
-      const header = Buffer.concat([raw, raw, raw.subarray(0, 16)]);
-      insertHeader.run(height, sha256(raw), header, first, count);
+      const synthetic = Buffer.concat([raw, raw, raw.subarray(0, 16)]);
+      const header = height === 0 ? regtestGenesisHeader() : synthetic;
+      // Block hashes are SHA-256d of the header (Bitcoin Cash), stored in internal order.
+      const hash = height === 0 ? sha256(sha256(header)) : sha256(raw);
+      insertHeader.run(height, hash, header, first, count);
     }
     const insertTx = db.prepare('INSERT INTO txs VALUES (?, ?, ?, ?, ?)');
     const insertHistory = db.prepare('INSERT INTO history VALUES (?, ?)');

@@ -50,14 +50,16 @@ describe('judgeIndexChain', () => {
     expect(judgeIndexChain(testnet, found)).toMatchObject({ ok: false });
   });
 
-  it('refuses a mainnet index whose genesis block is another, and ignores it on regtest', () => {
+  it('refuses an index whose genesis block is another, on mainnet and on regtest', () => {
     const other = createHash('sha256').update('another chain').digest('hex');
     const found = { coin: 'Bitcoin', net: 'mainnet', genesisHash: other };
     const reason =
       `index genesis block is ${other}, Bitcoin mainnet has ${BITCOIN_MAINNET_GENESIS}`;
     expect(judgeIndexChain(bitcoin, found)).toEqual({ ok: false, reason });
     const regtest = getCoin('Bitcoin', 'regtest');
-    expect(judgeIndexChain(regtest, { ...found, net: 'regtest' })).toEqual({ ok: true });
+    expect(judgeIndexChain(regtest, { ...found, net: 'regtest' })).toMatchObject({ ok: false });
+    const real = { ...found, net: 'regtest', genesisHash: REGTEST_GENESIS };
+    expect(judgeIndexChain(regtest, real)).toEqual({ ok: true });
   });
 });
 
