@@ -5,7 +5,7 @@ import type { Coin } from '../core/coins.ts';
 import { BatchInsert } from './batch-insert.ts';
 import { prepareBlock, REF_RECORD_BYTES, type PreparedBlock } from './block-prep.ts';
 import { BlockError } from './block-verify.ts';
-import type { IndexDb } from './db.ts';
+import { indexExists, type IndexDb } from './db.ts';
 import { FlushOutputs } from './flush-outputs.ts';
 import { addHeaderToTree } from './header-tree.ts';
 import { settleMempool } from './mempool-store.ts';
@@ -70,6 +70,8 @@ export class BlockWriter {
   private readonly cacheSpends = new SpentKeys();
   private cacheTip: CacheTip | null = null;
   private flushOpen = false;
+  // txs_by_txid was seen in this flush (it is only dropped between flushes).
+  private txidIndexSeen = false;
   private txRows: BatchInsert;
   private tipState: Tip = { height: -1, hash: null, txCount: 0, lastChangeSeq: 0 };
 
@@ -102,6 +104,7 @@ export class BlockWriter {
     const stateTip = { height: state.height, hash: state.tipHash, txCount: state.txCount };
     if (this.flushOpen || !sameTip(this.cacheTip, stateTip)) this.cache.clear();
     this.flushOpen = true;
+    this.txidIndexSeen = false;
     this.flushTxs.reset(state.txCount);
     this.tipState = {
       height: state.height,
@@ -297,7 +300,12 @@ export class BlockWriter {
   // the spendable outputs, as in the node.
   // Only spends the UtxoCache misses come here (outputs it evicted, or written before a restart),
   // so this walk through txs_by_txid no longer dominates the writer.
+  // Without txs_by_txid the lookup would scan every tx: TxidIndexNeeded has it built first.
   private takeStoredUtxo(txid: Uint8Array, vout: number): IndexedOutput | undefined {
+    if (!this.txidIndexSeen) {
+      if (!indexExists(this.db.sqlite, 'txs_by_txid')) throw new TxidIndexNeeded();
+      this.txidIndexSeen = true;
+    }
     const take = this.db.prepare(
       `DELETE FROM utxos
        WHERE tx_num = (SELECT tx_num FROM txs WHERE txid = ? ORDER BY tx_num DESC LIMIT 1)
@@ -408,6 +416,18 @@ class BlockTouches {
 
   spentKey(k: number): string {
     return this.spentKeys[k] ?? '';
+  }
+}
+
+/**
+ * A spend missed the UtxoCache while txs_by_txid is dropped (initial sync): the flush must be
+ * rolled back and the index built, between transactions, before trying again. Sync does that and
+ * keeps the index from then on.
+ */
+export class TxidIndexNeeded extends Error {
+  constructor() {
+    super('a spend needs txs_by_txid, which initial sync dropped');
+    this.name = 'TxidIndexNeeded';
   }
 }
 

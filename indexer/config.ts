@@ -52,7 +52,7 @@ export interface IndexerConfig {
   flushBlocks: number;
   /** UTXO_CACHE_MB in bytes: unspent outputs kept in memory across flushes (0 = off). */
   utxoCacheBytes: number;
-  /** Blocks behind the node from which utxos_by_hashx waits for catch-up (0 = never). */
+  /** Blocks behind the node from which the deferred indexes wait for catch-up (0 = never). */
   deferIndexBlocks: number;
   logLevel: string | undefined;
   adminRpc: AdminRpcConfig;

@@ -149,37 +149,51 @@ function ensureChainState(db: IndexDb, coin: Coin): void {
   }
 }
 
-// utxos_by_hashx (migrations/0001) serves listunspent and balances; during initial sync nobody
-// should rely on the index and every utxos insert and delete would update it at a random place.
-const DEFERRED_INDEXES = [
+// Secondary indexes that initial sync does without: every insert would update them at a random
+// place. utxos_by_hashx (migrations/0001) serves listunspent and balances; txs_by_txid serves
+// lookups by txid (transaction.get, merkle, and spends the BlockWriter's UtxoCache misses, which
+// build it at once: BlockWriter.takeStoredUtxo). Readers still get correct answers meanwhile, by
+// a table scan.
+export const DEFERRED_INDEXES = [
   {
     name: 'utxos_by_hashx',
     sql: 'CREATE INDEX IF NOT EXISTS `utxos_by_hashx` ON `utxos` (`hashx`)',
   },
-];
+  {
+    name: 'txs_by_txid',
+    sql: 'CREATE INDEX IF NOT EXISTS `txs_by_txid` ON `txs` (`txid`)',
+  },
+] as const;
+
+export type DeferredIndexName = (typeof DEFERRED_INDEXES)[number]['name'];
 
 /**
- * Drops the secondary indexes that initial sync does without (utxos_by_hashx); readers still get
- * correct answers, by a table scan. restoreDeferredIndexes brings them back. Returns how many
- * were dropped.
+ * Drops the deferred indexes (DEFERRED_INDEXES) except those in `keep`; restoreDeferredIndexes
+ * brings them back. Returns how many were dropped.
  */
-export function dropDeferredIndexes(sqlite: Sqlite): number {
+export function dropDeferredIndexes(
+  sqlite: Sqlite,
+  keep: ReadonlySet<DeferredIndexName> = new Set()
+): number {
   let dropped = 0;
   for (const { name } of DEFERRED_INDEXES) {
-    if (!indexExists(sqlite, name)) continue;
+    if (keep.has(name) || !indexExists(sqlite, name)) continue;
     sqlite.exec(`DROP INDEX \`${name}\``);
     dropped += 1;
   }
   return dropped;
 }
 
-/** Creates the deferred indexes that are missing; returns how many it built. */
-export function restoreDeferredIndexes(sqlite: Sqlite): number {
-  const missing = DEFERRED_INDEXES.filter(({ name }) => !indexExists(sqlite, name));
+/** Creates the deferred indexes that are missing (only `only` when given); returns how many. */
+export function restoreDeferredIndexes(sqlite: Sqlite, only?: DeferredIndexName): number {
+  if (sqlite.inTransaction) throw new Error('deferred indexes are built between transactions');
+  const missing = DEFERRED_INDEXES.filter(
+    ({ name }) => (only === undefined || name === only) && !indexExists(sqlite, name)
+  );
   if (missing.length === 0) return 0;
-  // The build sorts every utxos row; in temporary files it does not add the table's size to RSS
-  // (~7 MiB at 1M txs). Changing temp_store deletes every TEMP object of the connection, so it
-  // is only done when there is none (the remote mirror keeps TEMP triggers).
+  // The build sorts every row; in temporary files it does not add the table's size to RSS
+  // (~7 MiB for utxos at 1M txs). Changing temp_store deletes every TEMP object of the
+  // connection, so it is only done when there is none (the remote mirror keeps TEMP triggers).
   const sortOnDisk = !hasTempObjects(sqlite);
   if (sortOnDisk) sqlite.pragma('temp_store = FILE');
   try {
@@ -201,7 +215,7 @@ function tableExists(sqlite: Sqlite, name: string): boolean {
   return row !== undefined;
 }
 
-function indexExists(sqlite: Sqlite, name: string): boolean {
+export function indexExists(sqlite: Sqlite, name: string): boolean {
   const row = sqlite
     .prepare("SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = ?")
     .get(name);

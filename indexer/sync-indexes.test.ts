@@ -1,5 +1,6 @@
-// Sync far behind the node: utxos_by_hashx is dropped while catching up, rebuilt at the tip or on
-// the next open, and the index still equals the reference's.
+// Sync far behind the node: utxos_by_hashx and txs_by_txid are dropped while catching up, rebuilt
+// at the tip or on the next open (txs_by_txid at once when a spend the UTXO cache misses needs it),
+// and the index still equals the reference's.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -43,21 +44,42 @@ function planOfHashxLookup(path: string): string {
   }
 }
 
+// The same for a lookup by txid (transaction.get, and spends the UtxoCache misses).
+function planOfTxidLookup(path: string): string {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    const rows = sqlite
+      .prepare('EXPLAIN QUERY PLAN SELECT tx_num FROM txs WHERE txid = ?')
+      .all(Buffer.alloc(32)) as { detail: string }[];
+    return rows.map((row) => row.detail).join('; ');
+  } finally {
+    sqlite.close();
+  }
+}
+
 describe('Sync far behind the node', () => {
-  it('drops utxos_by_hashx until it catches up, then builds it again', async () => {
+  // Syncs the whole chain far behind the node; returns which deferred indexes each commit saw.
+  async function syncFarBehind(
+    path: string,
+    utxoCacheBytes?: number
+  ): Promise<{ byHashx: boolean; byTxid: boolean }[]> {
     const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
-    const path = join(dir, 'index.db');
     const db = openIndexDb(path, coin);
     const controller = new AbortController();
     const url = `http://127.0.0.1:${node.port}`;
     const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal: controller.signal });
-    const seen: boolean[] = [];
-    const observer = { committed: () => seen.push(hasIndex(db.sqlite, 'utxos_by_hashx')) };
+    const seen: { byHashx: boolean; byTxid: boolean }[] = [];
+    const observer = {
+      committed: () =>
+        seen.push({
+          byHashx: hasIndex(db.sqlite, 'utxos_by_hashx'),
+          byTxid: hasIndex(db.sqlite, 'txs_by_txid'),
+        }),
+    };
     const options = { db, daemon, coin, reorgLimit: 50, flushBlocks: 4, pollIntervalMs: 20 };
     const { signal } = controller;
-    const running = new Sync({ ...options, signal, deferIndexBlocks: 10, observer }).run();
+    const sync = new Sync({ ...options, signal, deferIndexBlocks: 10, observer, utxoCacheBytes });
+    const running = sync.run();
     const deadline = Date.now() + 20_000;
     while (!hasIndex(db.sqlite, 'utxos_by_hashx') || db.readChainState().height < BLOCKS) {
       if (Date.now() > deadline) throw new Error('sync did not catch up in time');
@@ -67,10 +89,35 @@ describe('Sync far behind the node', () => {
     await running;
     await node.close();
     db.close();
-    // Every commit while catching up ran without it; the tip has it back.
+    return seen;
+  }
+
+  it('drops both deferred indexes until it catches up, then builds them again', async () => {
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const path = join(dir, 'index.db');
+    const seen = await syncFarBehind(path);
+    // Every commit while catching up ran without them (the UtxoCache held every spent output);
+    // the tip has them back.
     expect(seen.length).toBeGreaterThan(1);
-    expect(seen.every((present) => !present)).toBe(true);
+    expect(seen.every(({ byHashx, byTxid }) => !byHashx && !byTxid)).toBe(true);
     expect(planOfHashxLookup(path)).toMatch(/USING (COVERING )?INDEX utxos_by_hashx/);
+    expect(planOfTxidLookup(path)).toMatch(/USING (COVERING )?INDEX txs_by_txid/);
+    expectIndexMatchesReference(path, ref);
+  });
+
+  it('builds txs_by_txid at once and keeps it when a spend misses the UTXO cache', async () => {
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const path = join(dir, 'index.db');
+    // No cache: the first spend of an output from an earlier flush needs txs_by_txid.
+    const seen = await syncFarBehind(path, 0);
+    const firstWithTxid = seen.findIndex(({ byTxid }) => byTxid);
+    expect(firstWithTxid).toBeGreaterThan(0);
+    // Kept from then on while utxos_by_hashx stays deferred.
+    const catchingUp = seen.slice(firstWithTxid).filter(({ byHashx }) => !byHashx);
+    expect(catchingUp.length).toBeGreaterThan(0);
+    expect(catchingUp.every(({ byTxid }) => byTxid)).toBe(true);
     expectIndexMatchesReference(path, ref);
   });
 
@@ -100,8 +147,8 @@ describe('Sync far behind the node', () => {
         `CREATE TEMP TRIGGER utxo_seen AFTER INSERT ON main.utxos
          BEGIN INSERT INTO seen VALUES (1); END`
       );
-      expect(dropDeferredIndexes(sqlite)).toBe(1);
-      expect(restoreDeferredIndexes(sqlite)).toBe(1);
+      expect(dropDeferredIndexes(sqlite)).toBe(2);
+      expect(restoreDeferredIndexes(sqlite)).toBe(2);
       // Changing temp_store would have deleted both TEMP objects; the trigger still fires.
       const insert = 'INSERT INTO utxos (tx_num, vout, hashx, value) VALUES (1, 0, ?, 5)';
       sqlite.prepare(insert).run(Buffer.alloc(32));

@@ -3,10 +3,15 @@ import { equalBytes, hashToHex } from '../core/bytes.ts';
 import type { Coin } from '../core/coins.ts';
 import type { PreparedBlock } from './block-prep.ts';
 import { BlockError } from './block-verify.ts';
-import { BlockWriter } from './block-writer.ts';
+import { BlockWriter, TxidIndexNeeded } from './block-writer.ts';
 import { BackgroundCheckpointer } from './checkpoint-thread.ts';
 import { DaemonRpcError, DaemonStoppedError, type Daemon } from './daemon.ts';
-import { dropDeferredIndexes, restoreDeferredIndexes, type IndexDb } from './db.ts';
+import {
+  dropDeferredIndexes,
+  restoreDeferredIndexes,
+  type DeferredIndexName,
+  type IndexDb,
+} from './db.ts';
 import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
 import { log, logEnabled } from './log.ts';
 import { BlockParser, fetchBlockHexes } from './parse-thread-client.ts';
@@ -28,8 +33,9 @@ export interface SyncOptions {
   fetchBlocks?: number;
   observer?: SyncObserver;
   /**
-   * Blocks behind the node from which utxos_by_hashx is dropped until sync catches up, when it is
-   * built again in one pass (default 1000; 0 never drops it). See db.ts dropDeferredIndexes.
+   * Blocks behind the node from which utxos_by_hashx and txs_by_txid are dropped until sync
+   * catches up, when they are built again in one pass (default 1000; 0 never drops them). See
+   * db.ts DEFERRED_INDEXES.
    */
   deferIndexBlocks?: number;
   /** Bytes of the BlockWriter's UtxoCache (default DEFAULT_UTXO_CACHE_BYTES; 0 disables it). */
@@ -101,6 +107,8 @@ export class Sync {
   private syncStartedMs = Date.now();
   private lastCaughtUpHash = '';
   private lastUnusable = '';
+  // Deferred indexes a flush turned out to need: kept from then on (TxidIndexNeeded).
+  private readonly keptIndexes = new Set<DeferredIndexName>();
 
   constructor(options: SyncOptions) {
     this.o = options;
@@ -136,6 +144,11 @@ export class Sync {
         if (caughtUp) await sleep(this.o.pollIntervalMs, this.o.signal);
       } catch (error) {
         if (error instanceof DaemonStoppedError && this.o.signal.aborted) return;
+        if (error instanceof TxidIndexNeeded) {
+          // The flush rolled back; the next step applies its blocks again with the index.
+          this.keepIndex('txs_by_txid');
+          continue;
+        }
         if (isDiskFull(error) && error instanceof Error) {
           // Nothing of the failed flush stays; the next step starts again from chain_state.
           await sleep(diskSpaceWatch(this.o.db).reportFull('sync', error), this.o.signal);
@@ -183,13 +196,22 @@ export class Sync {
     this.o.observer?.committed?.({ height: fork, blocks: 0, txs: 0, durationMs });
   }
 
-  // Far behind the node, utxos inserts and deletes skip utxos_by_hashx (DDL commits on its own,
-  // between flushes). A crash leaves it out until the next catch-up or open rebuilds it.
+  // Far behind the node, writes skip the deferred indexes (utxos_by_hashx, txs_by_txid; DDL
+  // commits on its own, between flushes). A crash leaves them out until the next catch-up or open
+  // rebuilds them.
   private deferIndexes(blocksBehind: number): void {
     const threshold = this.o.deferIndexBlocks ?? DEFAULT_DEFER_INDEX_BLOCKS;
     if (threshold <= 0 || blocksBehind < threshold) return;
-    const dropped = dropDeferredIndexes(this.o.db.sqlite);
+    const dropped = dropDeferredIndexes(this.o.db.sqlite, this.keptIndexes);
     if (dropped > 0) log.info('indexes_deferred', { blocks_behind: blocksBehind });
+  }
+
+  // Builds a deferred index now and stops dropping it (until the indexer restarts).
+  private keepIndex(name: DeferredIndexName): void {
+    this.keptIndexes.add(name);
+    const startedMs = performance.now();
+    restoreDeferredIndexes(this.o.db.sqlite, name);
+    log.info('index_kept', { index: name, ms: Math.round(performance.now() - startedMs) });
   }
 
   private restoreIndexes(): void {
