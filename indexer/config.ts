@@ -48,8 +48,10 @@ export interface IndexerConfig {
   /** Bearer token of the index server; never logged. */
   indexServerToken: string;
   pollIntervalMs: number;
-  /** Whole blocks per SQLite transaction during initial sync. */
+  /** Most whole blocks per SQLite transaction during initial sync. */
   flushBlocks: number;
+  /** A flush commits once it holds this many txs, even before flushBlocks blocks. */
+  flushTxs: number;
   /** UTXO_CACHE_MB in bytes: unspent outputs kept in memory across flushes (0 = off). */
   utxoCacheBytes: number;
   /** Blocks behind the node from which the deferred indexes wait for catch-up (0 = never). */
@@ -309,7 +311,8 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     indexServerPort: integerSetting(env, 'INDEX_SERVER_PORT', 8081, 0, 65_535),
     indexServerToken: parseToken(env),
     pollIntervalMs: integerSetting(env, 'POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
-    flushBlocks: integerSetting(env, 'FLUSH_BLOCKS', 100, 1, 100_000),
+    flushBlocks: integerSetting(env, 'FLUSH_BLOCKS', 1_000, 1, 100_000),
+    flushTxs: integerSetting(env, 'FLUSH_TXS', 50_000, 1, 10_000_000),
     utxoCacheBytes: integerSetting(env, 'UTXO_CACHE_MB', 48, 0, 65_536) * 1_048_576,
     deferIndexBlocks: integerSetting(env, 'DEFER_INDEX_BLOCKS', 1_000, 0, 100_000_000),
     logLevel: setting(env, 'LOG_LEVEL'),

@@ -272,7 +272,7 @@ async function runIndexer(
   await startMirror(config, db, running, closers);
   await startServingIndex(config, closers);
   await startObservability(config, running, closers);
-  const { coin, reorgLimit, pollIntervalMs, flushBlocks } = config;
+  const { coin, reorgLimit, pollIntervalMs, flushBlocks, flushTxs } = config;
   const { utxoCacheBytes, deferIndexBlocks } = config;
   const { signal } = controller;
   const daemon = new Daemon({
@@ -294,7 +294,8 @@ async function runIndexer(
   });
   await startBroadcastRelay(config, { daemon, mempool }, closers);
   const observer = syncObserver(running);
-  const sync = new Sync({ ...common, flushBlocks, utxoCacheBytes, deferIndexBlocks, observer });
+  const tuning = { flushBlocks, flushTxs, utxoCacheBytes, deferIndexBlocks };
+  const sync = new Sync({ ...common, ...tuning, observer });
   try {
     await sync.run();
   } finally {
@@ -337,6 +338,7 @@ async function main(): Promise<void> {
     remote_db: config.remoteDb?.url ?? null,
     reorg_limit: config.reorgLimit,
     flush_blocks: config.flushBlocks,
+    flush_txs: config.flushTxs,
     utxo_cache_mb: config.utxoCacheBytes / 1_048_576,
     defer_index_blocks: config.deferIndexBlocks,
   });

@@ -25,7 +25,14 @@ export interface SyncOptions {
   daemon: Daemon;
   coin: Coin;
   reorgLimit: number;
+  /** A flush commits after this many blocks... */
   flushBlocks: number;
+  /**
+   * ...or once it holds this many txs, whichever comes first (default DEFAULT_FLUSH_TXS). Each
+   * commit rewrites the pages of history and status it touches, so few large flushes beat many
+   * small ones; counting txs keeps a flush's memory bounded however full the blocks are.
+   */
+  flushTxs?: number;
   pollIntervalMs: number;
   /** Aborted on SIGINT/SIGTERM: the current transaction commits, then sync returns. */
   signal: AbortSignal;
@@ -65,6 +72,7 @@ export interface SyncObserver {
 }
 
 const DEFAULT_FETCH_BLOCKS = 8;
+export const DEFAULT_FLUSH_TXS = 50_000;
 const DEFAULT_DEFER_INDEX_BLOCKS = 1000;
 
 interface Unlinked {
@@ -102,6 +110,7 @@ export class Sync {
   private readonly fetchBlocks: number;
   private flushOpen = false;
   private blocksInFlush = 0;
+  private txsInFlush = 0;
   private flushFirstTxNum = 0;
   private txsApplied = 0;
   private syncStartedMs = Date.now();
@@ -316,6 +325,7 @@ export class Sync {
       db.sqlite.exec('BEGIN');
       this.flushOpen = true;
       this.blocksInFlush = 0;
+      this.txsInFlush = 0;
       this.writer.beginFlush();
       this.flushFirstTxNum = this.writer.tip.txCount;
     }
@@ -328,9 +338,14 @@ export class Sync {
       this.flushOpen = false;
       throw error;
     }
+    const txs = this.writer.tip.height === 0 ? 0 : block.txCount;
     this.blocksInFlush += 1;
-    this.txsApplied += this.writer.tip.height === 0 ? 0 : block.txCount;
-    if (this.blocksInFlush >= this.o.flushBlocks) this.commitFlush();
+    this.txsInFlush += txs;
+    this.txsApplied += txs;
+    const flushTxs = this.o.flushTxs ?? DEFAULT_FLUSH_TXS;
+    if (this.blocksInFlush >= this.o.flushBlocks || this.txsInFlush >= flushTxs) {
+      this.commitFlush();
+    }
   }
 
   private commitFlush(): void {

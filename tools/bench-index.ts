@@ -36,8 +36,8 @@ RSS (VmHWM of the indexer process), RSS at 25/50/75/100% of the chain, and the i
   --cache DIR       where generated chains are kept (default tmp/bench in the project)
   --flush-blocks N  FLUSH_BLOCKS for the indexer (default: the indexer's own)
 
-FLUSH_BLOCKS, UTXO_CACHE_MB, DEFER_INDEX_BLOCKS and REORG_LIMIT are passed to the indexer when
-set in the environment (--flush-blocks wins); the settings it ran with are printed.
+FLUSH_BLOCKS, FLUSH_TXS, UTXO_CACHE_MB, DEFER_INDEX_BLOCKS and REORG_LIMIT are passed to the
+indexer when set in the environment (--flush-blocks wins); the settings it ran with are printed.
   --keep            keep the index directory and print its path
   --cpu-prof DIR    run the indexer under node --cpu-prof, writing one profile per thread to DIR
   --timeout-s T     give up after T seconds of indexing (default 1800)`;
@@ -58,7 +58,13 @@ const OPTIONS = {
 
 const SAMPLE_MS = 200;
 // The indexer's tuning settings: passed through from this environment when set.
-const TUNING_SETTINGS = ['FLUSH_BLOCKS', 'UTXO_CACHE_MB', 'DEFER_INDEX_BLOCKS', 'REORG_LIMIT'];
+const TUNING_SETTINGS = [
+  'FLUSH_BLOCKS',
+  'FLUSH_TXS',
+  'UTXO_CACHE_MB',
+  'DEFER_INDEX_BLOCKS',
+  'REORG_LIMIT',
+];
 const MIB = 1_048_576;
 
 type LogEvent = Record<string, unknown>;
@@ -250,7 +256,13 @@ function indexerEnv(url: string, coin: Coin, dir: string, values: Values): Recor
 // What the indexer itself says it runs with (its `starting` line), so a run's figures can be
 // matched to its settings.
 function describeSettings(event: LogEvent): string {
-  const fields = ['flush_blocks', 'utxo_cache_mb', 'defer_index_blocks', 'reorg_limit'];
+  const fields = [
+    'flush_blocks',
+    'flush_txs',
+    'utxo_cache_mb',
+    'defer_index_blocks',
+    'reorg_limit',
+  ];
   return fields.map((field) => `${field}=${JSON.stringify(event[field] ?? null)}`).join(' ');
 }
 

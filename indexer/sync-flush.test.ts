@@ -1,0 +1,80 @@
+// How Sync sizes its transactions during initial sync: FLUSH_BLOCKS blocks or FLUSH_TXS txs,
+// whichever comes first, always whole blocks.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getCoin } from '../core/coins.ts';
+import { expectIndexMatchesReference, tempDir } from '../test/indexer-support.ts';
+import { readReferenceChain } from '../test/support/reference-chain.ts';
+import { ChainGenerator } from '../tools/chain-generator.ts';
+import { startSimNode } from '../tools/sim-node.ts';
+import { Daemon } from './daemon.ts';
+import { openIndexDb } from './db.ts';
+import { Sync, type SyncCommit } from './sync.ts';
+
+const coin = getCoin('Radiant', 'regtest');
+const BLOCKS = 24;
+const TXS_PER_BLOCK = 10;
+const generator = new ChainGenerator({ coin, blocks: BLOCKS, txsPerBlock: TXS_PER_BLOCK, seed: 9 });
+const blocks = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
+const ref = readReferenceChain(blocks, 'sha512_256d', { radiant: true, segwit: false });
+const PASSWORD = 'sim-pass-0123456789';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+// Syncs the generated chain with these limits; returns every commit and the index's path.
+async function syncWith(
+  flushBlocks: number,
+  flushTxs: number
+): Promise<{ commits: SyncCommit[]; path: string }> {
+  const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
+  const dir = tempDir('sync-flush-');
+  dirs.push(dir);
+  const path = join(dir, 'index.db');
+  const db = openIndexDb(path, coin);
+  const controller = new AbortController();
+  const { signal } = controller;
+  const url = `http://127.0.0.1:${node.port}`;
+  const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal });
+  const commits: SyncCommit[] = [];
+  const observer = { committed: (commit: SyncCommit) => commits.push(commit) };
+  const options = { db, daemon, coin, reorgLimit: 50, pollIntervalMs: 20, signal, observer };
+  const running = new Sync({ ...options, flushBlocks, flushTxs }).run();
+  const deadline = Date.now() + 20_000;
+  while (db.readChainState().height < BLOCKS) {
+    if (Date.now() > deadline) throw new Error('sync did not catch up in time');
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  controller.abort();
+  await running;
+  await node.close();
+  db.close();
+  return { commits, path };
+}
+
+describe('Sync flush sizes', () => {
+  it('commits once a flush holds FLUSH_TXS txs, before FLUSH_BLOCKS blocks', async () => {
+    // Every generated block holds the coinbase plus TXS_PER_BLOCK txs.
+    const txsPerBlock = TXS_PER_BLOCK + 1;
+    const { commits, path } = await syncWith(1000, 3 * txsPerBlock);
+    const full = commits.filter((commit) => commit.blocks > 0).slice(0, -1);
+    expect(full.length).toBeGreaterThan(3);
+    // Genesis adds a block without txs to the first flush.
+    for (const commit of full.slice(1)) {
+      expect(commit.blocks).toBe(3);
+      expect(commit.txs).toBe(3 * txsPerBlock);
+    }
+    expectIndexMatchesReference(path, ref);
+  });
+
+  it('commits after FLUSH_BLOCKS blocks when they hold fewer than FLUSH_TXS txs', async () => {
+    const { commits, path } = await syncWith(4, 1_000_000);
+    const full = commits.filter((commit) => commit.blocks > 0).slice(0, -1);
+    expect(full.length).toBeGreaterThan(3);
+    expect(full.every((commit) => commit.blocks === 4)).toBe(true);
+    expectIndexMatchesReference(path, ref);
+  });
+});
