@@ -1,7 +1,8 @@
 // Settings: defaults, every documented variable, and one clear error per bad value (no secrets).
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, INDEXER_SETTINGS, loadConfig, unreadSettings } from './config.ts';
 
 const TOKEN = 'k'.repeat(32);
 const BASE = {
@@ -172,5 +173,79 @@ describe('loadConfig', () => {
     const error = failure({ ...BASE, ...change });
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain('s3cret-pass');
+  });
+});
+
+describe('unreadSettings', () => {
+  it('names a variable one typo away from a setting, with the setting', () => {
+    const env = { ...BASE, FLUSH_BLOCK: '5', UTXO_CACHE_MG: '64', NETT: 'regtest' };
+    expect(unreadSettings(env)).toEqual([
+      { name: 'FLUSH_BLOCK', suggestion: 'FLUSH_BLOCKS' },
+      { name: 'UTXO_CACHE_MG', suggestion: 'UTXO_CACHE_MB' },
+      { name: 'NETT', suggestion: 'NET' },
+    ]);
+  });
+
+  it('leaves the settings it reads and an ordinary environment alone', () => {
+    const ordinary = {
+      PATH: '/usr/bin:/bin',
+      HOME: '/home/indexer',
+      USER: 'indexer',
+      LANG: 'C.UTF-8',
+      NODE_ENV: 'production',
+      HOSTNAME: 'edge-1',
+      TERM: 'xterm',
+      SHELL: '/bin/sh',
+      PWD: '/srv',
+    };
+    const env = { ...ordinary, ...BASE, FLUSH_BLOCKS: '5', NET: 'regtest', COIN: 'Radiant' };
+    expect(unreadSettings(env)).toEqual([]);
+  });
+
+  it('leaves the settings of other features and systemd NOTIFY_SOCKET alone', () => {
+    // Read only when the relay, metrics or a remote DB_URL are on; still settings.
+    const env = { ...BASE, RELAY_HOST: '::1', PROMETHEUS_HOST: '::1', DB_AUTH_TOKEN: 'x' };
+    expect(unreadSettings({ ...env, NOTIFY_SOCKET: '/run/systemd/notify' })).toEqual([]);
+  });
+
+  it('knows exactly the settings of the README table and every one loadConfig reads', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('Indexer (environment variables');
+    const table = readme.slice(start, readme.indexOf('\n\n', readme.indexOf('| name', start)));
+    const documented = table
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z_]+)`/g)])
+      .map((match) => match[1]);
+    expect(new Set(documented)).toEqual(new Set(INDEXER_SETTINGS));
+    // Every feature on, so loadConfig reads every setting it has.
+    const read = new Set<string>();
+    const full = {
+      ...BASE,
+      DB_URL: 'https://index.example',
+      DB_DIRECTORY: '/tmp/edge-index',
+      DB_AUTH_TOKEN: 'token',
+      RPC_PORT: '8000',
+      RPC_USER: 'admin',
+      RPC_PASSWORD: 'admin-password-0123',
+      PROMETHEUS_PORT: '9100',
+      WORKER_ADMIN_URL: 'http://127.0.0.1:8787/admin',
+      WORKER_ADMIN_TOKEN: 'worker-admin-token-0123',
+      NOTIFY_URL: 'http://127.0.0.1:8787/internal/notify',
+      NOTIFY_SECRET: 'notify-secret-0123456',
+      RELAY_PORT: '8082',
+      RELAY_SECRET: 'relay-secret-01234567',
+    };
+    const watched = new Proxy(full as Record<string, string | undefined>, {
+      get(target, name) {
+        if (typeof name === 'string') read.add(name);
+        return Reflect.get(target, name) as string | undefined;
+      },
+    });
+    loadConfig(watched);
+    const settings: readonly string[] = INDEXER_SETTINGS;
+    const unknown = [...read].filter((name) => !settings.includes(name));
+    expect(unknown).toEqual([]);
+    expect(read.size).toBeGreaterThan(20);
   });
 });

@@ -323,3 +323,82 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     relay: relaySettings(env),
   };
 }
+
+/** Every variable the indexer and its tools read: the README's settings table, row for row. */
+export const INDEXER_SETTINGS = [
+  'DAEMON_URL',
+  'COIN',
+  'NET',
+  'DB_DIRECTORY',
+  'DB_URL',
+  'DB_AUTH_TOKEN',
+  'REORG_LIMIT',
+  'FLUSH_BLOCKS',
+  'FLUSH_TXS',
+  'UTXO_CACHE_MB',
+  'DEFER_INDEX_BLOCKS',
+  'POLL_INTERVAL_MS',
+  'INDEX_SERVER_HOST',
+  'INDEX_SERVER_PORT',
+  'INDEX_SERVER_TOKEN',
+  'RPC_USER',
+  'RPC_PASSWORD',
+  'RPC_HOST',
+  'RPC_PORT',
+  'PROMETHEUS_PORT',
+  'PROMETHEUS_HOST',
+  'WORKER_ADMIN_URL',
+  'WORKER_ADMIN_TOKEN',
+  'NOTIFY_URL',
+  'NOTIFY_SECRET',
+  'RELAY_PORT',
+  'RELAY_SECRET',
+  'RELAY_HOST',
+  'ALLOW_ROOT',
+  'ALLOW_PUBLIC_RPC',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'ANON_LOGS',
+  'BACKUP_DIRECTORY',
+  'BACKUP_KEEP',
+  'BACKUP_RETENTION_DAYS',
+] as const;
+
+// Variables of other software that lie within a typo of one of ours (systemd's Type=notify).
+const FOREIGN_VARIABLES = new Set(['NOTIFY_SOCKET']);
+
+/** A variable that looks like a misspelled setting: `name` was set, `suggestion` exists. */
+export interface UnreadSetting {
+  name: string;
+  suggestion: string;
+}
+
+/**
+ * Variables of `env` that are no setting but lie within a typo of one (edit distance 1 for names
+ * under 8 characters, else 2): `FLUSH_BLOCK=5` would otherwise be ignored without a word.
+ */
+export function unreadSettings(env: Env = process.env): UnreadSetting[] {
+  const known = new Set<string>(INDEXER_SETTINGS);
+  const found: UnreadSetting[] = [];
+  for (const name of Object.keys(env)) {
+    if (known.has(name) || FOREIGN_VARIABLES.has(name) || env[name] === undefined) continue;
+    const limit = name.length < 8 ? 1 : 2;
+    const suggestion = INDEXER_SETTINGS.find((setting) => editDistance(name, setting) <= limit);
+    if (suggestion !== undefined) found.push({ name, suggestion });
+  }
+  return found;
+}
+
+// Levenshtein distance between two short strings.
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

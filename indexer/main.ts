@@ -8,6 +8,7 @@ import {
   ConfigError,
   daemonUrlSchemeProblem,
   loadConfig,
+  unreadSettings,
   type IndexerConfig,
 } from './config.ts';
 import { Daemon } from './daemon.ts';
@@ -60,6 +61,9 @@ function readConfig(): IndexerConfig {
   try {
     const config = loadConfig();
     setLogLevel(config.logLevel);
+    for (const { name, suggestion } of unreadSettings()) {
+      log.warn('unknown_setting', { name, did_you_mean: suggestion });
+    }
     return config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

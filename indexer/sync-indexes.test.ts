@@ -58,13 +58,23 @@ function planOfTxidLookup(path: string): string {
 }
 
 describe('Sync far behind the node', () => {
+  // Indexes dropped through `sqlite.exec`, by name, in order.
+  const dropped: string[] = [];
+
   // Syncs the whole chain far behind the node; returns which deferred indexes each commit saw.
   async function syncFarBehind(
     path: string,
-    utxoCacheBytes?: number
+    utxoCacheBytes?: number,
+    served: string[] = blocks
   ): Promise<{ byHashx: boolean; byTxid: boolean }[]> {
-    const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
+    const node = await startSimNode({ coin, blocks: served, user: 'rpc', password: PASSWORD });
     const db = openIndexDb(path, coin);
+    const exec = db.sqlite.exec.bind(db.sqlite);
+    db.sqlite.exec = (sql: string) => {
+      const drop = /^DROP INDEX `(\w+)`/.exec(sql);
+      if (drop !== null) dropped.push(drop[1] ?? '');
+      return exec(sql);
+    };
     const controller = new AbortController();
     const url = `http://127.0.0.1:${node.port}`;
     const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal: controller.signal });
@@ -81,7 +91,8 @@ describe('Sync far behind the node', () => {
     const sync = new Sync({ ...options, signal, deferIndexBlocks: 10, observer, utxoCacheBytes });
     const running = sync.run();
     const deadline = Date.now() + 20_000;
-    while (!hasIndex(db.sqlite, 'utxos_by_hashx') || db.readChainState().height < BLOCKS) {
+    const tip = served.length - 1;
+    while (!hasIndex(db.sqlite, 'utxos_by_hashx') || db.readChainState().height < tip) {
       if (Date.now() > deadline) throw new Error('sync did not catch up in time');
       await new Promise((done) => setTimeout(done, 20));
     }
@@ -106,34 +117,75 @@ describe('Sync far behind the node', () => {
     expectIndexMatchesReference(path, ref);
   });
 
-  it('builds txs_by_txid at once and keeps it when a spend misses the UTXO cache', async () => {
+  // No cache: the first spend of an output from an earlier flush needs txs_by_txid. A cache of
+  // 40 outputs: it misses once it has evicted, with a filled cache to drop on the rollback.
+  it.each([0, 40 * 120])(
+    'builds txs_by_txid at once and keeps it when a spend misses the UTXO cache (%i bytes)',
+    async (utxoCacheBytes) => {
+      const dir = tempDir('sync-indexes-');
+      dirs.push(dir);
+      const path = join(dir, 'index.db');
+      const seen = await syncFarBehind(path, utxoCacheBytes);
+      const firstWithTxid = seen.findIndex(({ byTxid }) => byTxid);
+      expect(firstWithTxid).toBeGreaterThan(0);
+      // Kept from then on while utxos_by_hashx stays deferred.
+      const catchingUp = seen.slice(firstWithTxid).filter(({ byHashx }) => !byHashx);
+      expect(catchingUp.length).toBeGreaterThan(0);
+      expect(catchingUp.every(({ byTxid }) => byTxid)).toBe(true);
+      expectIndexMatchesReference(path, ref);
+    }
+  );
+
+  it('keeps txs_by_txid when it resumes a sync (the UTXO cache starts empty)', async () => {
     const dir = tempDir('sync-indexes-');
     dirs.push(dir);
     const path = join(dir, 'index.db');
-    // No cache: the first spend of an output from an earlier flush needs txs_by_txid.
-    const seen = await syncFarBehind(path, 0);
-    const firstWithTxid = seen.findIndex(({ byTxid }) => byTxid);
-    expect(firstWithTxid).toBeGreaterThan(0);
-    // Kept from then on while utxos_by_hashx stays deferred.
-    const catchingUp = seen.slice(firstWithTxid).filter(({ byHashx }) => !byHashx);
-    expect(catchingUp.length).toBeGreaterThan(0);
-    expect(catchingUp.every(({ byTxid }) => byTxid)).toBe(true);
+    // A first run indexes part of the chain; the second, far behind, must not drop txs_by_txid.
+    await syncFarBehind(path, undefined, blocks.slice(0, 6));
+    dropped.length = 0;
+    const seen = await syncFarBehind(path);
+    expect(dropped).toEqual(['utxos_by_hashx']);
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every(({ byHashx, byTxid }) => !byHashx && byTxid)).toBe(true);
     expectIndexMatchesReference(path, ref);
   });
 
-  it('builds a missing utxos_by_hashx when the index is opened (a stop before the tip)', () => {
+  it('keeps txs_by_txid while stored mempool txs are settled at every flush', async () => {
+    const dir = tempDir('sync-indexes-');
+    dirs.push(dir);
+    const path = join(dir, 'index.db');
+    // A mempool tx an earlier run left behind (never mined on this chain).
+    openIndexDb(path, coin).close();
+    const sqlite = new Database(path);
+    sqlite
+      .prepare(
+        `INSERT INTO mempool_txs (txid, raw, fee, height, size, seen_at)
+         VALUES (?, ?, 0, 0, 1, 0)`
+      )
+      .run(Buffer.alloc(32, 7), Buffer.from([0]));
+    sqlite.close();
+    dropped.length = 0;
+    await syncFarBehind(path);
+    expect(dropped).toEqual(['utxos_by_hashx']);
+  });
+
+  it('builds the missing deferred indexes when the index is opened (a stop before the tip)', () => {
     const dir = tempDir('sync-indexes-');
     dirs.push(dir);
     const path = join(dir, 'index.db');
     openIndexDb(path, coin).close();
     const sqlite = new Database(path);
     sqlite.exec('DROP INDEX utxos_by_hashx');
+    sqlite.exec('DROP INDEX txs_by_txid');
     expect(planOfHashxLookup(path)).not.toMatch(/utxos_by_hashx/);
+    expect(planOfTxidLookup(path)).not.toMatch(/txs_by_txid/);
     sqlite.close();
     const db = openIndexDb(path, coin);
     expect(hasIndex(db.sqlite, 'utxos_by_hashx')).toBe(true);
+    expect(hasIndex(db.sqlite, 'txs_by_txid')).toBe(true);
     db.close();
     expect(planOfHashxLookup(path)).toMatch(/USING (COVERING )?INDEX utxos_by_hashx/);
+    expect(planOfTxidLookup(path)).toMatch(/USING (COVERING )?INDEX txs_by_txid/);
   });
 
   it('keeps the TEMP triggers of its connection (the remote mirror uses them) on a rebuild', () => {

@@ -14,6 +14,7 @@ import {
 } from './db.ts';
 import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
 import { log, logEnabled } from './log.ts';
+import { mempoolHasTxs } from './mempool-status.ts';
 import { BlockParser, fetchBlockHexes } from './parse-thread-client.ts';
 import { SyncProgress } from './progress.ts';
 import { findForkHeight, unwindTo } from './reorg.ts';
@@ -118,6 +119,8 @@ export class Sync {
   private lastUnusable = '';
   // Deferred indexes a flush turned out to need: kept from then on (TxidIndexNeeded).
   private readonly keptIndexes = new Set<DeferredIndexName>();
+  // Whether this run started from an index without txs (see deferIndexes).
+  private startedEmpty = false;
 
   constructor(options: SyncOptions) {
     this.o = options;
@@ -133,6 +136,7 @@ export class Sync {
    * must stop); node outages are retried inside the daemon client.
    */
   async run(): Promise<void> {
+    this.startedEmpty = this.o.db.readChainState().txCount === 0;
     this.checkpointer = BackgroundCheckpointer.start(this.o.db);
     try {
       await this.loop();
@@ -154,8 +158,8 @@ export class Sync {
       } catch (error) {
         if (error instanceof DaemonStoppedError && this.o.signal.aborted) return;
         if (error instanceof TxidIndexNeeded) {
-          // The flush rolled back; the next step applies its blocks again with the index.
-          this.keepIndex('txs_by_txid');
+          // The flush rolled back; the next step builds the index, then applies its blocks again.
+          this.keptIndexes.add('txs_by_txid');
           continue;
         }
         if (isDiskFull(error) && error instanceof Error) {
@@ -175,6 +179,7 @@ export class Sync {
 
   /** One pass: reorg check, then blocks up to the node's tip. True when at the node's tip. */
   async step(): Promise<boolean> {
+    this.buildKeptIndexes();
     const nodeHeight = await this.o.daemon.blockCount();
     this.o.observer?.nodeHeight?.(nodeHeight);
     const ours = this.o.db.readChainState();
@@ -211,16 +216,24 @@ export class Sync {
   private deferIndexes(blocksBehind: number): void {
     const threshold = this.o.deferIndexBlocks ?? DEFAULT_DEFER_INDEX_BLOCKS;
     if (threshold <= 0 || blocksBehind < threshold) return;
-    const dropped = dropDeferredIndexes(this.o.db.sqlite, this.keptIndexes);
+    const keep = new Set(this.keptIndexes);
+    // Spends miss the UtxoCache less often the more of the chain it saw: only a sync that started
+    // from an empty index does without txs_by_txid; after a restart every older output would
+    // miss. Stored mempool txs (left by an earlier run) are settled at every flush by queries
+    // that look txs up by txid.
+    if (!this.startedEmpty || mempoolHasTxs(this.o.db)) keep.add('txs_by_txid');
+    const dropped = dropDeferredIndexes(this.o.db.sqlite, keep);
     if (dropped > 0) log.info('indexes_deferred', { blocks_behind: blocksBehind });
   }
 
-  // Builds a deferred index now and stops dropping it (until the indexer restarts).
-  private keepIndex(name: DeferredIndexName): void {
-    this.keptIndexes.add(name);
-    const startedMs = performance.now();
-    restoreDeferredIndexes(this.o.db.sqlite, name);
-    log.info('index_kept', { index: name, ms: Math.round(performance.now() - startedMs) });
+  // Builds the deferred indexes a flush turned out to need (TxidIndexNeeded), between
+  // transactions; they stay until the indexer restarts. A failure (disk full) is the step's.
+  private buildKeptIndexes(): void {
+    for (const name of this.keptIndexes) {
+      const startedMs = performance.now();
+      if (restoreDeferredIndexes(this.o.db.sqlite, name) === 0) continue;
+      log.info('index_kept', { index: name, ms: Math.round(performance.now() - startedMs) });
+    }
   }
 
   private restoreIndexes(): void {

@@ -262,4 +262,34 @@ describe('a Worker with a bad limit setting', () => {
     expect(status).toBe(503);
     expect(body).toContain('COST_SOFT_LIMIT');
   });
+
+  it('answers the plain GET / with 503 naming the setting', async () => {
+    const response = await fetch(`http://127.0.0.1:${worker.port}/`);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toContain('COST_SOFT_LIMIT');
+  });
+});
+
+describe('a Worker with an unknown COIN', () => {
+  let worker: WranglerProcess;
+
+  beforeAll(async () => {
+    worker = await startWorker({
+      LIBSQL_URL: `http://127.0.0.1:${await freePort()}`,
+      COIN: 'Dogecoin',
+      NET: 'regtest',
+    });
+  }, ANSWER_TIMEOUT_MS + 30_000);
+
+  it('answers GET /, /health and upgrades with 503 naming COIN, not a bare 500', async () => {
+    const page = await fetch(`http://127.0.0.1:${worker.port}/`);
+    expect(page.status).toBe(503);
+    const pageText = await page.text();
+    expect(pageText).toContain('COIN');
+    expect(pageText).toContain('Dogecoin');
+    const { status, body } = await health(worker);
+    expect(status).toBe(503);
+    expect((body as { reason: string }).reason).toContain('Dogecoin');
+    expect((await upgrade(worker)).status).toBe(503);
+  });
 });

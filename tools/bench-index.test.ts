@@ -31,17 +31,20 @@ function runBench(env: Record<string, string>): Promise<{ code: number | null; s
 
 describe('bench:index', () => {
   it('passes the tuning settings of its environment to the indexer', async () => {
-    // Values unlike the indexer's defaults (48, 1000, 200, 100), so only a pass-through shows them.
+    // Values unlike the indexer's defaults (48, 1000, 200, 1000, 50000), so only a pass-through
+    // shows them.
     const env = {
       UTXO_CACHE_MB: '7',
       DEFER_INDEX_BLOCKS: '3',
       REORG_LIMIT: '55',
       FLUSH_BLOCKS: '2',
+      FLUSH_TXS: '9',
     };
     const { code, stdout } = await runBench(env);
     expect(code, stdout).toBe(0);
     expect(stdout).toContain(
-      'indexer settings: flush_blocks=2 utxo_cache_mb=7 defer_index_blocks=3 reorg_limit=55'
+      'indexer settings: flush_blocks=2 flush_txs=9 utxo_cache_mb=7 defer_index_blocks=3 ' +
+        'reorg_limit=55'
     );
   }, 120_000);
 });

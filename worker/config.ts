@@ -45,7 +45,7 @@ function readRelay(env: Env): RelaySettings | null {
  * @throws Error naming the bad setting (valid coins and nets, a malformed REORG_LIMIT or relay).
  */
 export function loadConfig(env: Env): WorkerConfig {
-  const coin = getCoin(env.COIN, env.NET);
+  const coin = readCoin(env);
   const banner = env.BANNER ?? `${SERVER_SOFTWARE}: Electrum server for ${coin.name} ${coin.net}`;
   return {
     coin,
@@ -57,6 +57,15 @@ export function loadConfig(env: Env): WorkerConfig {
     reorgLimit: readReorgLimit(env.REORG_LIMIT),
     relay: readRelay(env),
   };
+}
+
+/** COIN and NET. @throws Error naming the two settings and the valid values. */
+function readCoin(env: Env): Coin {
+  try {
+    return getCoin(env.COIN, env.NET);
+  } catch (error) {
+    throw new Error(`COIN/NET: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** LIBSQL_URL. @throws Error when it is unset. */
@@ -76,6 +85,6 @@ export function openIndex(env: Env): CheckedIndexReader {
   const url = readIndexUrl(env);
   // intMode bigint: amounts and tx numbers come back exact (Radiant balances pass 2^53).
   const client = createClient({ url, authToken: env.LIBSQL_AUTH_TOKEN, intMode: 'bigint' });
-  const check = indexChainCheck(getCoin(env.COIN, env.NET), url, env.LOG_LEVEL);
+  const check = indexChainCheck(readCoin(env), url, env.LOG_LEVEL);
   return new CheckedIndexReader(client, check);
 }

@@ -28,10 +28,11 @@ function unavailable(text: string): Response {
 }
 
 app.get('/', async (c) => {
+  // A misconfigured Worker says what is wrong instead of failing inside the session (or with a
+  // bare 500 on the plain page, which names the coin).
+  const problem = fatalSettingProblem(c.env);
+  if (problem !== null) return unavailable(`server misconfigured: ${problem}`);
   if (c.req.header('Upgrade')?.toLowerCase() === 'websocket') {
-    // A misconfigured Worker says what is wrong instead of failing inside the session.
-    const problem = fatalSettingProblem(c.env);
-    if (problem !== null) return unavailable(`server misconfigured: ${problem}`);
     // The isolate's cached verdict on the index's chain (worker/index-check.ts); null: unknown.
     const verdict = await openIndex(c.env).chainVerdict();
     if (verdict !== null && !verdict.ok) {
