@@ -146,3 +146,29 @@ describe('StatusHasher SHA-256', () => {
     expect(() => StatusHasher.fromState(null).add('aa'.repeat(32), 1.5)).toThrow(RangeError);
   });
 });
+
+describe('StatusHasher.update over a range', () => {
+  it('hashes data[start..end) across block boundaries, as node:crypto hashes those bytes', () => {
+    const data = new Uint8Array(randomBytes(300));
+    // Ranges that start and end inside, at and across 64-byte blocks, fed after 0..70 bytes.
+    for (const lead of [0, 1, 63, 64, 70]) {
+      for (const [start, end] of [
+        [0, 0],
+        [0, 64],
+        [5, 69],
+        [63, 200],
+        [64, 128],
+        [100, 300],
+      ] as const) {
+        const hasher = StatusHasher.fromState(null);
+        hasher.update(data.subarray(0, lead));
+        hasher.update(data, start, end);
+        const expected = createHash('sha256')
+          .update(data.subarray(0, lead))
+          .update(data.subarray(start, end))
+          .digest('hex');
+        expect(bytesToHex(hasher.digest()), `lead ${lead}, ${start}..${end}`).toBe(expected);
+      }
+    }
+  });
+});

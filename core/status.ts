@@ -187,25 +187,29 @@ export class StatusHasher {
     this.update(asciiBytes(`${txHash}:${height}:`));
   }
 
-  /** Hashes raw bytes (the building block of add). */
-  update(data: Uint8Array): void {
-    let pos = 0;
+  /**
+   * Hashes raw bytes (the building block of add): `data[start..end)`, so a caller holding many
+   * texts in one array needs no view per text.
+   */
+  update(data: Uint8Array, start = 0, end = data.length): void {
+    let pos = start;
     let fill = this.totalBytes % BLOCK_BYTES;
-    this.totalBytes += data.length;
+    this.totalBytes += end - start;
     const pending = this.pending;
     // Byte loops, not pending.set(data.subarray(..)): a view object per call for some 80 bytes
     // cost more than the copy.
     if (fill > 0) {
-      const take = Math.min(BLOCK_BYTES - fill, data.length);
-      for (; pos < take; pos++) pending[fill + pos] = data[pos] ?? 0;
+      const take = Math.min(BLOCK_BYTES - fill, end - start);
+      for (let i = 0; i < take; i++) pending[fill + i] = data[pos + i] ?? 0;
+      pos += take;
       fill += take;
       if (fill < BLOCK_BYTES) return;
       compress(this.h, SCHEDULE, pending, 0);
     }
-    for (; pos + BLOCK_BYTES <= data.length; pos += BLOCK_BYTES) {
+    for (; pos + BLOCK_BYTES <= end; pos += BLOCK_BYTES) {
       compress(this.h, SCHEDULE, data, pos);
     }
-    for (let i = 0; pos + i < data.length; i++) pending[i] = data[pos + i] ?? 0;
+    for (let i = 0; pos + i < end; i++) pending[i] = data[pos + i] ?? 0;
   }
 
   /** The serialized state (see the class comment); feed it to fromState to resume. */

@@ -42,49 +42,52 @@ export function statusEntryText(txid: Uint8Array, height: number): Uint8Array {
   return out;
 }
 
-const TXID_BYTES = 32;
-
 /**
- * The txids and heights of the txs applied in one flush, by tx_num, so the status text of a
- * history entry is built when the flush writes it instead of being kept per entry (an array per
- * entry is an off-heap allocation: texts are over 64 bytes).
+ * The status texts of the txs applied in one flush, by tx_num, built once per tx when its block is
+ * added: a tx touches several script hashes, and each hashes the same text.
  */
 export class FlushTxs {
   private firstTxNum = 0;
   private count = 0;
-  private txids = new Uint8Array(TXID_BYTES * 1024);
-  private heights = new Int32Array(1024);
-  private readonly scratch = new Uint8Array(MAX_TEXT_BYTES);
+  // Text i is texts[ends[i - 1] .. ends[i]) (from 0 for the first).
+  private texts = new Uint8Array(MAX_TEXT_BYTES * 1024);
+  private ends = new Uint32Array(1024);
+  private bytes = 0;
 
   /** Forgets the txs; the next one added is `firstTxNum`. */
   reset(firstTxNum: number): void {
     this.firstTxNum = firstTxNum;
     this.count = 0;
+    this.bytes = 0;
   }
 
   /** Appends the block's txs (32-byte txids, internal order, concatenated) at `height`. */
   addBlock(txids: Uint8Array, txCount: number, height: number): void {
-    if (this.count + txCount > this.heights.length) {
-      const slots = Math.max(2 * this.heights.length, this.count + txCount);
-      const txidsBigger = new Uint8Array(slots * TXID_BYTES);
-      txidsBigger.set(this.txids.subarray(0, this.count * TXID_BYTES));
-      const heightsBigger = new Int32Array(slots);
-      heightsBigger.set(this.heights.subarray(0, this.count));
-      this.txids = txidsBigger;
-      this.heights = heightsBigger;
+    if (this.count + txCount > this.ends.length) {
+      const slots = Math.max(2 * this.ends.length, this.count + txCount);
+      const endsBigger = new Uint32Array(slots);
+      endsBigger.set(this.ends.subarray(0, this.count));
+      this.ends = endsBigger;
     }
-    this.txids.set(txids.subarray(0, txCount * TXID_BYTES), this.count * TXID_BYTES);
-    this.heights.fill(height, this.count, this.count + txCount);
+    if (this.bytes + txCount * MAX_TEXT_BYTES > this.texts.length) {
+      const size = Math.max(2 * this.texts.length, this.bytes + txCount * MAX_TEXT_BYTES);
+      const textsBigger = new Uint8Array(size);
+      textsBigger.set(this.texts.subarray(0, this.bytes));
+      this.texts = textsBigger;
+    }
+    for (let position = 0; position < txCount; position++) {
+      const txid = txids.subarray(32 * position, 32 * position + 32);
+      this.bytes = writeStatusEntryText(this.texts, this.bytes, txid, height);
+      this.ends[this.count + position] = this.bytes;
+    }
     this.count += txCount;
   }
 
-  /** statusEntryText of tx `txNum`, in scratch space overwritten by the next call. */
-  text(txNum: number): Uint8Array {
+  /** Feeds tx `txNum`'s statusEntryText to `hasher`. */
+  hashText(txNum: number, hasher: StatusHasher): void {
     const i = txNum - this.firstTxNum;
     if (i < 0 || i >= this.count) throw new RangeError(`tx ${txNum} is not in this flush`);
-    const txid = this.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-    const end = writeStatusEntryText(this.scratch, 0, txid, this.heights[i] ?? 0);
-    return this.scratch.subarray(0, end);
+    hasher.update(this.texts, i === 0 ? 0 : (this.ends[i - 1] ?? 0), this.ends[i] ?? 0);
   }
 }
 
@@ -149,7 +152,7 @@ export class StatusCache {
       hasher.restore(row?.confirmed_state ?? null);
       for (const txNum of txNums) {
         history.add(hashx, txNum);
-        hasher.update(txs.text(txNum));
+        txs.hashText(txNum, hasher);
       }
       const count = (row?.confirmed_count ?? 0) + txNums.length;
       // The status covers the mempool too; the saved state stays the confirmed part.
