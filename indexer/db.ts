@@ -21,9 +21,10 @@ export type Statement = Database.Statement;
 const MIGRATIONS_DIR = resolve(import.meta.dirname, '../migrations');
 const MIGRATIONS_TABLE = '__drizzle_migrations';
 // Negative cache_size is KiB. Spends no longer walk txs_by_txid (BlockWriter's UtxoCache), so
-// 32 MiB of pages measured as fast as 128 MiB at 1M txs (bench:index), and RSS stays under
-// DESIGN §8's 500 MB with the UtxoCache's own 48 MiB.
-const PAGE_CACHE_KIB = 32_768;
+// 32 MiB of pages measured as fast as 128 MiB at 1M txs (bench:index), and 16 MiB within the
+// noise of 32 (53.6-55.7 s of writer CPU against 53.3-53.8) with a peak RSS 20 MiB lower
+// (443-462 MiB against 473-480): DESIGN §8 wants under 500 MB with the UtxoCache's own 48 MiB.
+const PAGE_CACHE_KIB = 16_384;
 
 /** The single chain_state row. */
 export interface ChainState {
