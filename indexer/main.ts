@@ -129,9 +129,8 @@ interface Running {
 }
 
 // After any commit (blocks, unwind, mempool): the Worker hears of it, and the remote gets it.
-// With a remote index the notices wait for the remote (mirror.onSent), not the local commit.
-// TODO(soon): a notice may still name a commit one send ahead of the remote; the notifier needs
-// an upper bound seq from the mirror to close that gap.
+// With a remote index the notices wait for the remote (mirror.onSent, and the notifier's
+// visibleSeq bound), not the local commit.
 function committed(running: Running): void {
   if (running.mirror === undefined) running.notifier?.wake();
   running.mirror?.wake();
@@ -190,8 +189,10 @@ async function startObservability(
       dbPath: config.dbPath,
       url: config.notify.url,
       secret: config.notify.secret,
-      // With a remote index, notices follow the remote's sends rather than the local file.
+      // With a remote index, notices follow the remote's sends rather than the local file, and
+      // name no commit the remote does not hold yet.
       watchFile: config.remoteDb === undefined,
+      visibleSeq: () => running.mirror?.changeSeq() ?? Number.MAX_SAFE_INTEGER,
       onSent: (sent) => sent.forEach(() => running.metrics.recordNotify(true)),
     });
     running.notifier = notifier;

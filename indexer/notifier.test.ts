@@ -127,7 +127,9 @@ describe('notifier', () => {
   let notifier: Notifier | null = null;
   const rows = new Map<number, WrittenRow>();
 
-  const start = (extra: { maxBodyBytes?: number; secret?: string } = {}): Notifier => {
+  const start = (
+    extra: { maxBodyBytes?: number; secret?: string; visibleSeq?: () => number } = {}
+  ): Notifier => {
     const settle = { reorgSettleMs: SETTLE_MS };
     notifier = startNotifier({
       dbPath: join(dir, 'index.db'),
@@ -139,6 +141,7 @@ describe('notifier', () => {
       retryBaseMs: 20,
       retryMaxMs: 200,
       maxBodyBytes: extra.maxBodyBytes,
+      visibleSeq: extra.visibleSeq,
       ...settle,
     });
     return notifier;
@@ -206,6 +209,24 @@ describe('notifier', () => {
     running.wake();
     await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
     expect(worker.acceptedSeqs()).toEqual([1, 2]);
+  });
+
+  it('sends no row past the seq the Worker can read (a remote index still behind)', async () => {
+    for (const seq of [1, 2, 3]) commit(seq);
+    worker.workerSeq = 1;
+    worker.workerTip = reversedHex(rows.get(1)?.tipHash ?? Buffer.alloc(0));
+    let visible = 2;
+    const running = start({ visibleSeq: () => visible });
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    commit(4);
+    running.wake();
+    await new Promise((done) => setTimeout(done, 300));
+    expect(worker.acceptedSeqs()).toEqual([2]);
+    // The remote received rows 3 and 4: they go out, in order.
+    visible = 4;
+    running.wake();
+    await waitFor('row 4', () => worker.acceptedSeqs().includes(4));
+    expect(worker.acceptedSeqs()).toEqual([2, 3, 4]);
   });
 
   it('retries refused posts with growing delays from the last acknowledged row', async () => {

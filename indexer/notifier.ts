@@ -41,6 +41,12 @@ export interface NotifierOptions {
   reorgSettleMs?: number;
   /** Called after each acknowledged POST with the rows it completed (benchmarks, tests). */
   onSent?: (sent: SentNotice[]) => void;
+  /**
+   * The newest seq the Worker's index can show (with a remote DB_URL, what the remote holds);
+   * rows after it wait, so no notice names a commit the Worker cannot read yet. Default: every
+   * committed row.
+   */
+  visibleSeq?: () => number;
 }
 
 /** A change row the Worker acknowledged. */
@@ -109,7 +115,7 @@ function splitHashes(packed: Uint8Array): Uint8Array[] {
   return out;
 }
 
-type Settings = Required<Omit<NotifierOptions, 'db' | 'dbPath' | 'onSent' | 'log'>>;
+type Settings = Required<Omit<NotifierOptions, 'db' | 'dbPath' | 'onSent' | 'log' | 'visibleSeq'>>;
 
 function settingsOf(options: NotifierOptions): Settings {
   return {
@@ -222,6 +228,11 @@ class ChangeNotifier implements Notifier {
   }
 
   // The read connection; null while the index file cannot be opened yet.
+  // The newest seq the Worker can read (NotifierOptions.visibleSeq).
+  #visibleSeq(): number {
+    return this.#options.visibleSeq?.() ?? Number.MAX_SAFE_INTEGER;
+  }
+
   #readDb(): Sqlite | null {
     const { dbPath } = this.#options;
     if (this.#db === null && dbPath !== undefined) {
@@ -334,7 +345,7 @@ class ChangeNotifier implements Notifier {
   }
 
   #choseStart(db: Sqlite, workerSeq: number | null, workerTip: string | null): void {
-    const latest = latestSeq(db);
+    const latest = Math.min(latestSeq(db), this.#visibleSeq());
     const row =
       workerSeq === null
         ? undefined
@@ -405,6 +416,7 @@ class ChangeNotifier implements Notifier {
   // Rows after `afterSeq` with the current status of each hash, all from one snapshot. Sending
   // the statuses spares the Worker an index read per notice (the status cache, core/schema.ts).
   #readRows(db: Sqlite, afterSeq: number): ReadRow[] {
+    const upToSeq = this.#visibleSeq();
     const readStatus = db.prepare('SELECT status FROM status WHERE hashx = ?').pluck();
     const read = db.transaction((): ReadRow[] => {
       // The header only when that block is still in the index (a reorg may have replaced it).
@@ -412,9 +424,9 @@ class ChangeNotifier implements Notifier {
         .prepare(
           'SELECT c.seq, c.height, c.tip_hash, c.hashxes, h.raw FROM changes c ' +
             'LEFT JOIN headers h ON h.height = c.height AND h.hash = c.tip_hash ' +
-            'WHERE c.seq > ? ORDER BY c.seq LIMIT ?'
+            'WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT ?'
         )
-        .all(afterSeq, ROWS_PER_READ) as ChangeRow[];
+        .all(afterSeq, upToSeq, ROWS_PER_READ) as ChangeRow[];
       return rows.map((row) => {
         const hashes = splitHashes(row.hashxes);
         const statuses = hashes.map((hashx) => {

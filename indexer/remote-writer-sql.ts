@@ -32,6 +32,11 @@ export interface PendingBatch {
   lastSeq: number;
   /** Distinct rows written or deleted. */
   rows: number;
+  /**
+   * chain_state.last_change_seq in the snapshot the batch was read from: once it is sent, the
+   * remote holds every change row up to this seq.
+   */
+  changeSeq: number;
 }
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -205,8 +210,11 @@ export function readPending(
       upserts.push(...upsertStatements(table, state.present));
       rows += seen.size;
     }
+    const changeSeq = Number(
+      reader.prepare('SELECT last_change_seq FROM chain_state WHERE id = 0').pluck().get() ?? 0
+    );
     // Deletes first: a key is either deleted or written, so the order only matters for clarity.
-    return { statements: [...statements, ...upserts], lastSeq: Number(last.seq), rows };
+    return { statements: [...statements, ...upserts], lastSeq: Number(last.seq), rows, changeSeq };
   })();
 }
 

@@ -181,10 +181,26 @@ describe('remote mirror', () => {
     }
     expect(mirror.status().state).toBe('retrying');
     expect(mirror.status().pending_rows).toBeGreaterThan(0);
+    // What notices may name (the notifier's visibleSeq): the remote's change seq, not ours.
+    const remoteSeq = (): number => {
+      const remote = new Database(path, { readonly: true });
+      try {
+        const read = remote.prepare('SELECT last_change_seq FROM chain_state WHERE id = 0');
+        return read.pluck().get() as number;
+      } finally {
+        remote.close();
+      }
+    };
+    const localSeq = db.readChainState().lastChangeSeq;
+    expect(localSeq).toBeGreaterThan(0);
+    expect(mirror.changeSeq()).toBe(remoteSeq());
+    expect(mirror.changeSeq()).toBeLessThan(localSeq);
     const again = await serve(path, port);
     cleanups.push(() => again.close());
     expect(await mirror.drain(10_000)).toBe(true);
     expectSameIndex(db.sqlite.name, path);
+    expect(mirror.changeSeq()).toBe(localSeq);
+    expect(remoteSeq()).toBe(localSeq);
   });
 
   it('resends what a stopped indexer left unsent, then checks it is the same index', async () => {

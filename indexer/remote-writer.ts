@@ -56,6 +56,8 @@ export interface RemoteMirrorStatus {
 export interface RemoteMirror {
   /** Call after each local commit; cheap, never throws. */
   wake(): void;
+  /** The newest change seq the remote holds (readers of the remote see nothing newer). */
+  changeSeq(): number;
   status(): RemoteMirrorStatus;
   /** Sends until nothing is pending or `timeoutMs` passes; true when the remote caught up. */
   drain(timeoutMs: number): Promise<boolean>;
@@ -126,6 +128,7 @@ class Mirror implements RemoteMirror {
   private readonly reader: Database.Database;
   private readonly tables: MirroredTable[];
   private sentSeq = 0;
+  private remoteChangeSeq = 0;
   private sends = 0;
   private lastSentAt: string | null = null;
   private lastError: string | null = null;
@@ -160,6 +163,7 @@ class Mirror implements RemoteMirror {
           `from (${MOVE_HINT})`
       );
     }
+    this.remoteChangeSeq = Number(remote.last_change_seq);
     this.o.log.info('remote_index_ready', { url: this.o.url, height: Number(local.height) });
     this.loop = this.run();
   }
@@ -207,6 +211,7 @@ class Mirror implements RemoteMirror {
     const batch = readPending(this.reader, this.tables, this.sentSeq);
     if (batch === null) return false;
     await this.client.batch(batch.statements, 'write');
+    this.remoteChangeSeq = Math.max(this.remoteChangeSeq, batch.changeSeq);
     this.confirm(batch.lastSeq, batch.rows);
     return true;
   }
@@ -269,6 +274,10 @@ class Mirror implements RemoteMirror {
       this.endSleep = finish;
       this.sleepWakeable = wakeable;
     });
+  }
+
+  changeSeq(): number {
+    return this.remoteChangeSeq;
   }
 
   wake(): void {
