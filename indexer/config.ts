@@ -2,6 +2,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getCoin, type Coin } from '../core/coins.ts';
+import { likelyTypos, type LikelyTypo } from '../core/typos.ts';
 import { adminRpcSettings } from './admin-rpc.ts';
 import { metricsSettings } from './metrics.ts';
 import { isLoopbackHost } from './unsafe-start.ts';
@@ -367,38 +368,13 @@ export const INDEXER_SETTINGS = [
 // Variables of other software that lie within a typo of one of ours (systemd's Type=notify).
 const FOREIGN_VARIABLES = new Set(['NOTIFY_SOCKET']);
 
-/** A variable that looks like a misspelled setting: `name` was set, `suggestion` exists. */
-export interface UnreadSetting {
-  name: string;
-  suggestion: string;
-}
-
 /**
- * Variables of `env` that are no setting but lie within a typo of one (edit distance 1 for names
- * under 8 characters, else 2): `FLUSH_BLOCK=5` would otherwise be ignored without a word.
+ * Variables of `env` that are no setting but lie within a typo of one (core/typos.ts):
+ * `FLUSH_BLOCK=5` would otherwise be ignored without a word.
  */
-export function unreadSettings(env: Env = process.env): UnreadSetting[] {
-  const known = new Set<string>(INDEXER_SETTINGS);
-  const found: UnreadSetting[] = [];
-  for (const name of Object.keys(env)) {
-    if (known.has(name) || FOREIGN_VARIABLES.has(name) || env[name] === undefined) continue;
-    const limit = name.length < 8 ? 1 : 2;
-    const suggestion = INDEXER_SETTINGS.find((setting) => editDistance(name, setting) <= limit);
-    if (suggestion !== undefined) found.push({ name, suggestion });
-  }
-  return found;
-}
-
-// Levenshtein distance between two short strings.
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
+export function unreadSettings(env: Env = process.env): LikelyTypo[] {
+  const names = Object.keys(env).filter(
+    (name) => env[name] !== undefined && !FOREIGN_VARIABLES.has(name)
+  );
+  return likelyTypos(names, INDEXER_SETTINGS);
 }

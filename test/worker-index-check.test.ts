@@ -278,6 +278,7 @@ describe('a Worker with an unknown COIN', () => {
       LIBSQL_URL: `http://127.0.0.1:${await freePort()}`,
       COIN: 'Dogecoin',
       NET: 'regtest',
+      MAX_SUB: '5',
     });
   }, ANSWER_TIMEOUT_MS + 30_000);
 
@@ -291,5 +292,12 @@ describe('a Worker with an unknown COIN', () => {
     expect(status).toBe(503);
     expect((body as { reason: string }).reason).toContain('Dogecoin');
     expect((await upgrade(worker)).status).toBe(503);
+  });
+
+  it('lists a misspelled var under warnings in /health', async () => {
+    const { body } = await health(worker);
+    expect((body as { warnings?: string[] }).warnings).toEqual([
+      'MAX_SUB is not a setting (did you mean MAX_SUBS?)',
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import type { EnvWithLimits } from './limits/limits-env.ts';
 import { limitHttpRpc } from './limits/http-guard.ts';
 import { admitUpgrade } from './limits/upgrade.ts';
 import { walletPage } from './page/wallet-page.ts';
-import { fatalSettingProblem, settingProblems } from './settings-check.ts';
+import { fatalSettingProblem, settingProblems, settingWarnings } from './settings-check.ts';
 
 export { Hub } from './hub.ts';
 export { Limiter } from './limits/limiter.ts';
@@ -53,14 +53,24 @@ app.get('/', async (c) => {
   );
 });
 
+// Misspelled vars are logged once per isolate (and listed by every /health).
+let typosLogged = false;
+
 // 503 unless the settings parse as the sessions parse them and the index is of our chain.
 app.get('/health', async (c) => {
+  const warnings = settingWarnings(c.env);
+  if (warnings.length > 0 && !typosLogged) {
+    typosLogged = true;
+    createLogger(c.env.LOG_LEVEL).warn('unknown_setting', { warnings: warnings.join('; ') });
+  }
+  const noted = warnings.length > 0 ? { warnings } : {};
   const problems = settingProblems(c.env);
   if (problems.length > 0) {
-    return c.json({ ok: false, reason: problems.join('; '), server: SERVER_SOFTWARE }, 503);
+    const reason = problems.join('; ');
+    return c.json({ ok: false, reason, server: SERVER_SOFTWARE, ...noted }, 503);
   }
   const { coin } = loadConfig(c.env);
-  const base = { server: SERVER_SOFTWARE, coin: coin.name, net: coin.net };
+  const base = { server: SERVER_SOFTWARE, coin: coin.name, net: coin.net, ...noted };
   try {
     const index = openIndex(c.env);
     const verdict = await index.chainVerdict();
