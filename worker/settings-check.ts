@@ -36,7 +36,7 @@ export function settingProblems(env: EnvWithLimits & { HUB_SHARDS?: string }): s
   return [fatal, shards].filter((problem): problem is string => problem !== null);
 }
 
-/** Every var the Worker reads: the README's two Worker tables, wrangler.toml's [vars] among them. */
+/** Every var the Worker reads: the README's two Worker tables (wrangler.toml's [vars] too). */
 export const WORKER_SETTINGS = [
   'LIBSQL_URL',
   'LIBSQL_AUTH_TOKEN',
