@@ -1,12 +1,13 @@
 // How Sync sizes its transactions during initial sync: FLUSH_BLOCKS blocks or FLUSH_TXS txs,
 // whichever comes first, always whole blocks.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
-import { expectIndexMatchesReference, tempDir } from '../test/indexer-support.ts';
-import { readReferenceChain } from '../test/support/reference-chain.ts';
-import { ChainGenerator } from '../tools/chain-generator.ts';
+import {
+  expectIndexMatchesReference,
+  generatedRadiantChain,
+  tempDirs,
+} from '../test/indexer-support.ts';
 import { startSimNode } from '../tools/sim-node.ts';
 import { Daemon } from './daemon.ts';
 import { openIndexDb } from './db.ts';
@@ -15,15 +16,11 @@ import { Sync, type SyncCommit } from './sync.ts';
 const coin = getCoin('Radiant', 'regtest');
 const BLOCKS = 24;
 const TXS_PER_BLOCK = 10;
-const generator = new ChainGenerator({ coin, blocks: BLOCKS, txsPerBlock: TXS_PER_BLOCK, seed: 9 });
-const blocks = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
-const ref = readReferenceChain(blocks, 'sha512_256d', { radiant: true, segwit: false });
+const { hexes: blocks, ref } = generatedRadiantChain(BLOCKS, TXS_PER_BLOCK, 9);
 const PASSWORD = 'sim-pass-0123456789';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dirs = tempDirs('sync-test-');
+afterAll(() => dirs.removeAll());
 
 // Syncs the generated chain with these limits; returns every commit and the index's path.
 async function syncWith(
@@ -31,8 +28,7 @@ async function syncWith(
   flushTxs: number
 ): Promise<{ commits: SyncCommit[]; path: string }> {
   const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
-  const dir = tempDir('sync-flush-');
-  dirs.push(dir);
+  const dir = dirs.make();
   const path = join(dir, 'index.db');
   const db = openIndexDb(path, coin);
   const controller = new AbortController();

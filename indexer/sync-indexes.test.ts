@@ -1,14 +1,15 @@
 // Sync far behind the node: utxos_by_hashx and txs_by_txid are dropped while catching up, rebuilt
 // at the tip or on the next open (txs_by_txid at once when a spend the UTXO cache misses needs it),
 // and the index still equals the reference's.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
-import { expectIndexMatchesReference, tempDir } from '../test/indexer-support.ts';
-import { readReferenceChain } from '../test/support/reference-chain.ts';
-import { ChainGenerator } from '../tools/chain-generator.ts';
+import {
+  expectIndexMatchesReference,
+  generatedRadiantChain,
+  tempDirs,
+} from '../test/indexer-support.ts';
 import { startSimNode } from '../tools/sim-node.ts';
 import { Daemon } from './daemon.ts';
 import { dropDeferredIndexes, openIndexDb, restoreDeferredIndexes } from './db.ts';
@@ -16,15 +17,11 @@ import { Sync } from './sync.ts';
 
 const coin = getCoin('Radiant', 'regtest');
 const BLOCKS = 30;
-const generator = new ChainGenerator({ coin, blocks: BLOCKS, txsPerBlock: 20, seed: 5 });
-const blocks = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
-const ref = readReferenceChain(blocks, 'sha512_256d', { radiant: true, segwit: false });
+const { hexes: blocks, ref } = generatedRadiantChain(BLOCKS, 20, 5);
 const PASSWORD = 'sim-pass-0123456789';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dirs = tempDirs('sync-test-');
+afterAll(() => dirs.removeAll());
 
 function hasIndex(sqlite: Database.Database, name: string): boolean {
   const found = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?");
@@ -104,8 +101,7 @@ describe('Sync far behind the node', () => {
   }
 
   it('drops both deferred indexes until it catches up, then builds them again', async () => {
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
+    const dir = dirs.make();
     const path = join(dir, 'index.db');
     const seen = await syncFarBehind(path);
     // Every commit while catching up ran without them (the UtxoCache held every spent output);
@@ -122,8 +118,7 @@ describe('Sync far behind the node', () => {
   it.each([0, 40 * 120])(
     'builds txs_by_txid at once and keeps it when a spend misses the UTXO cache (%i bytes)',
     async (utxoCacheBytes) => {
-      const dir = tempDir('sync-indexes-');
-      dirs.push(dir);
+      const dir = dirs.make();
       const path = join(dir, 'index.db');
       const seen = await syncFarBehind(path, utxoCacheBytes);
       const firstWithTxid = seen.findIndex(({ byTxid }) => byTxid);
@@ -137,8 +132,7 @@ describe('Sync far behind the node', () => {
   );
 
   it('keeps txs_by_txid when it resumes a sync (the UTXO cache starts empty)', async () => {
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
+    const dir = dirs.make();
     const path = join(dir, 'index.db');
     // A first run indexes part of the chain; the second, far behind, must not drop txs_by_txid.
     await syncFarBehind(path, undefined, blocks.slice(0, 6));
@@ -151,8 +145,7 @@ describe('Sync far behind the node', () => {
   });
 
   it('keeps txs_by_txid while stored mempool txs are settled at every flush', async () => {
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
+    const dir = dirs.make();
     const path = join(dir, 'index.db');
     // A mempool tx an earlier run left behind (never mined on this chain).
     openIndexDb(path, coin).close();
@@ -170,8 +163,7 @@ describe('Sync far behind the node', () => {
   });
 
   it('builds the missing deferred indexes when the index is opened (a stop before the tip)', () => {
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
+    const dir = dirs.make();
     const path = join(dir, 'index.db');
     openIndexDb(path, coin).close();
     const sqlite = new Database(path);
@@ -189,8 +181,7 @@ describe('Sync far behind the node', () => {
   });
 
   it('keeps the TEMP triggers of its connection (the remote mirror uses them) on a rebuild', () => {
-    const dir = tempDir('sync-indexes-');
-    dirs.push(dir);
+    const dir = dirs.make();
     const db = openIndexDb(join(dir, 'index.db'), coin);
     try {
       const sqlite = db.sqlite;

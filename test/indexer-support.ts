@@ -10,7 +10,9 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { Coin } from '../core/coins.ts';
+import { getCoin } from '../core/coins.ts';
 import { buildBlock, buildCoinbase, serializeTx } from '../tools/block-builder.ts';
+import { ChainGenerator } from '../tools/chain-generator.ts';
 import { startSimNode, type SimNode, type SimNodeOptions } from '../tools/sim-node.ts';
 import {
   readReferenceChain,
@@ -41,6 +43,19 @@ export const TABLE_KEYS: Record<string, string> = {
 export const CHAIN_TABLES = Object.keys(TABLE_KEYS).filter(
   (table) => table !== 'changes' && table !== 'fee_estimates'
 );
+
+/** A generated Radiant regtest chain (hex blocks from genesis) and its independent reading. */
+export function generatedRadiantChain(
+  blocks: number,
+  txsPerBlock: number,
+  seed: number
+): { hexes: string[]; ref: ReferenceChain } {
+  const coin = getCoin('Radiant', 'regtest');
+  const generator = new ChainGenerator({ coin, blocks, txsPerBlock, seed });
+  const hexes = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
+  const ref = readReferenceChain(hexes, 'sha512_256d', { radiant: true, segwit: false });
+  return { hexes, ref };
+}
 
 export function tempDir(prefix = 'indexer-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

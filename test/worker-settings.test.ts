@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { settingWarnings, WORKER_BINDINGS, WORKER_SETTINGS } from '../worker/settings-check.ts';
+import { settingWarnings, WORKER_BINDINGS, WORKER_SETTINGS } from '../worker/setting-names.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 

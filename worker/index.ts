@@ -11,7 +11,8 @@ import type { EnvWithLimits } from './limits/limits-env.ts';
 import { limitHttpRpc } from './limits/http-guard.ts';
 import { admitUpgrade } from './limits/upgrade.ts';
 import { walletPage } from './page/wallet-page.ts';
-import { fatalSettingProblem, settingProblems, settingWarnings } from './settings-check.ts';
+import { settingWarnings } from './setting-names.ts';
+import { fatalSettingProblem, settingProblems } from './settings-check.ts';
 
 export { Hub } from './hub.ts';
 export { Limiter } from './limits/limiter.ts';
