@@ -1,6 +1,6 @@
 // The outputs created during one flush and not yet spent, in typed arrays keyed by outpoint.
+import { outpointHash, sameTxidAt, TXID_BYTES } from './outpoint-hash.ts';
 
-const TXID_BYTES = 32;
 const HASHX_BYTES = 32;
 const INITIAL_SLOTS = 1 << 12;
 const EMPTY = 0;
@@ -84,12 +84,12 @@ export class FlushOutputs {
    */
   take(bytes: Uint8Array, at: number, vout: number): number {
     const mask = this.index.length - 1;
-    for (let i = this.hashOf(bytes, at, vout) & mask; ; i = (i + 1) & mask) {
+    for (let i = outpointHash(bytes, at, vout) & mask; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) return -1;
       if (entry === DELETED) continue;
       const slot = entry - 1;
-      if (this.vouts[slot] === vout && this.sameTxid(slot, bytes, at)) {
+      if (this.vouts[slot] === vout && sameTxidAt(this.txids, slot, bytes, at)) {
         this.index[i] = DELETED;
         this.spent[slot] = 1;
         this.live -= 1;
@@ -136,21 +136,9 @@ export class FlushOutputs {
     for (let slot = 0; slot < this.count; slot++) if (this.spent[slot] === 0) yield slot;
   }
 
-  private hashOf(bytes: Uint8Array, at: number, vout: number): number {
-    // txids are uniformly random: four of their bytes make a good hash.
-    const low = (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8);
-    const word = low | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24);
-    return (word ^ Math.imul(vout + 1, 0x9e3779b1)) >>> 0;
-  }
-
   private sameOutpoint(other: number, slot: number, vout: number): boolean {
-    return this.vouts[other] === vout && this.sameTxid(other, this.txids, slot * TXID_BYTES);
-  }
-
-  private sameTxid(slot: number, bytes: Uint8Array, at: number): boolean {
-    const base = slot * TXID_BYTES;
-    for (let i = 0; i < TXID_BYTES; i++) if (this.txids[base + i] !== bytes[at + i]) return false;
-    return true;
+    const { txids } = this;
+    return this.vouts[other] === vout && sameTxidAt(txids, other, txids, slot * TXID_BYTES);
   }
 
   // Indexes `slot`. An unspent output with the same outpoint is dropped: a later tx with the
@@ -158,7 +146,7 @@ export class FlushOutputs {
   private insert(slot: number): void {
     const mask = this.index.length - 1;
     const vout = this.vouts[slot] ?? 0;
-    let i = this.hashOf(this.txids, slot * TXID_BYTES, vout) & mask;
+    let i = outpointHash(this.txids, slot * TXID_BYTES, vout) & mask;
     for (; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) break;

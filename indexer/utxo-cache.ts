@@ -1,6 +1,6 @@
 // Unspent outputs of committed flushes, the newest kept in memory: most spends skip txs_by_txid.
+import { outpointHash, sameTxidAt, TXID_BYTES } from './outpoint-hash.ts';
 
-const TXID_BYTES = 32;
 const HASHX_BYTES = 32;
 const EMPTY = 0;
 const DELETED = -1;
@@ -118,12 +118,12 @@ export class UtxoCache {
   take(bytes: Uint8Array, at: number, vout: number): number {
     if (this.capacity === 0) return NOT_CACHED;
     const mask = this.index.length - 1;
-    for (let i = hashOf(bytes, at, vout) & mask; ; i = (i + 1) & mask) {
+    for (let i = outpointHash(bytes, at, vout) & mask; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) return NOT_CACHED;
       if (entry === DELETED) continue;
       const slot = entry - 1;
-      if (this.vouts[slot] !== vout || !this.sameTxid(slot, bytes, at)) continue;
+      if (this.vouts[slot] !== vout || !sameTxidAt(this.txids, slot, bytes, at)) continue;
       if (this.states[slot] === SPENT) return TAKEN_ALREADY;
       this.states[slot] = SPENT;
       this.spentSlots.push(slot);
@@ -165,24 +165,19 @@ export class UtxoCache {
     return this.refs.get(slot) ?? null;
   }
 
-  private sameTxid(slot: number, bytes: Uint8Array, at: number): boolean {
-    const base = slot * TXID_BYTES;
-    for (let i = 0; i < TXID_BYTES; i++) if (this.txids[base + i] !== bytes[at + i]) return false;
-    return true;
-  }
-
   // Indexes `slot`; a live entry with the same outpoint leaves: a later tx with the same txid
   // (Bitcoin before BIP30) holds the spendable outputs, as txs_by_txid's newest tx_num does.
   private insert(slot: number): void {
     const mask = this.index.length - 1;
     const vout = this.vouts[slot] ?? 0;
-    let i = hashOf(this.txids, slot * TXID_BYTES, vout) & mask;
+    let i = outpointHash(this.txids, slot * TXID_BYTES, vout) & mask;
     for (; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) break;
       if (entry === DELETED) continue;
       const other = entry - 1;
-      if (this.vouts[other] === vout && this.sameTxid(other, this.txids, slot * TXID_BYTES)) {
+      const { txids } = this;
+      if (this.vouts[other] === vout && sameTxidAt(txids, other, txids, slot * TXID_BYTES)) {
         this.index[i] = DELETED;
         this.tombstones += 1;
         this.states[other] = FREE;
@@ -235,7 +230,7 @@ export class UtxoCache {
   private unindex(slot: number): void {
     const mask = this.index.length - 1;
     const vout = this.vouts[slot] ?? 0;
-    for (let i = hashOf(this.txids, slot * TXID_BYTES, vout) & mask; ; i = (i + 1) & mask) {
+    for (let i = outpointHash(this.txids, slot * TXID_BYTES, vout) & mask; ; i = (i + 1) & mask) {
       const entry = this.index[i] ?? EMPTY;
       if (entry === EMPTY) throw new Error(`utxo cache: slot ${slot} not indexed (cannot happen)`);
       if (entry !== slot + 1) continue;
@@ -257,11 +252,4 @@ export class UtxoCache {
       this.live += 1;
     }
   }
-}
-
-// txids are uniformly random: four of their bytes make a good hash (as in FlushOutputs).
-function hashOf(bytes: Uint8Array, at: number, vout: number): number {
-  const low = (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8);
-  const word = low | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24);
-  return (word ^ Math.imul(vout + 1, 0x9e3779b1)) >>> 0;
 }
