@@ -6,18 +6,15 @@ import { getCoin } from '../core/coins.ts';
 import {
   expectIndexMatchesReference,
   generatedRadiantChain,
+  syncFromSimNode,
   tempDirs,
 } from '../test/indexer-support.ts';
-import { startSimNode } from '../tools/sim-node.ts';
-import { Daemon } from './daemon.ts';
-import { openIndexDb } from './db.ts';
-import { Sync, type SyncCommit } from './sync.ts';
+import type { SyncCommit } from './sync.ts';
 
 const coin = getCoin('Radiant', 'regtest');
 const BLOCKS = 24;
 const TXS_PER_BLOCK = 10;
 const { hexes: blocks, ref } = generatedRadiantChain(BLOCKS, TXS_PER_BLOCK, 9);
-const PASSWORD = 'sim-pass-0123456789';
 
 const dirs = tempDirs('sync-test-');
 afterAll(() => dirs.removeAll());
@@ -27,27 +24,10 @@ async function syncWith(
   flushBlocks: number,
   flushTxs: number
 ): Promise<{ commits: SyncCommit[]; path: string }> {
-  const node = await startSimNode({ coin, blocks, user: 'rpc', password: PASSWORD });
-  const dir = dirs.make();
-  const path = join(dir, 'index.db');
-  const db = openIndexDb(path, coin);
-  const controller = new AbortController();
-  const { signal } = controller;
-  const url = `http://127.0.0.1:${node.port}`;
-  const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal });
+  const path = join(dirs.make(), 'index.db');
   const commits: SyncCommit[] = [];
   const observer = { committed: (commit: SyncCommit) => commits.push(commit) };
-  const options = { db, daemon, coin, reorgLimit: 50, pollIntervalMs: 20, signal, observer };
-  const running = new Sync({ ...options, flushBlocks, flushTxs }).run();
-  const deadline = Date.now() + 20_000;
-  while (db.readChainState().height < BLOCKS) {
-    if (Date.now() > deadline) throw new Error('sync did not catch up in time');
-    await new Promise((done) => setTimeout(done, 20));
-  }
-  controller.abort();
-  await running;
-  await node.close();
-  db.close();
+  await syncFromSimNode(path, coin, blocks, () => ({ flushBlocks, flushTxs, observer }));
   return { commits, path };
 }
 

@@ -8,17 +8,20 @@ import { getCoin } from '../core/coins.ts';
 import {
   expectIndexMatchesReference,
   generatedRadiantChain,
+  syncFromSimNode,
   tempDirs,
+  type SyncTuning,
 } from '../test/indexer-support.ts';
-import { startSimNode } from '../tools/sim-node.ts';
-import { Daemon } from './daemon.ts';
-import { dropDeferredIndexes, openIndexDb, restoreDeferredIndexes } from './db.ts';
-import { Sync } from './sync.ts';
+import {
+  dropDeferredIndexes,
+  openIndexDb,
+  restoreDeferredIndexes,
+  type IndexDb,
+} from './db.ts';
 
 const coin = getCoin('Radiant', 'regtest');
 const BLOCKS = 30;
 const { hexes: blocks, ref } = generatedRadiantChain(BLOCKS, 20, 5);
-const PASSWORD = 'sim-pass-0123456789';
 
 const dirs = tempDirs('sync-test-');
 afterAll(() => dirs.removeAll());
@@ -64,39 +67,25 @@ describe('Sync far behind the node', () => {
     utxoCacheBytes?: number,
     served: string[] = blocks
   ): Promise<{ byHashx: boolean; byTxid: boolean }[]> {
-    const node = await startSimNode({ coin, blocks: served, user: 'rpc', password: PASSWORD });
-    const db = openIndexDb(path, coin);
-    const exec = db.sqlite.exec.bind(db.sqlite);
-    db.sqlite.exec = (sql: string) => {
-      const drop = /^DROP INDEX `(\w+)`/.exec(sql);
-      if (drop !== null) dropped.push(drop[1] ?? '');
-      return exec(sql);
-    };
-    const controller = new AbortController();
-    const url = `http://127.0.0.1:${node.port}`;
-    const daemon = new Daemon({ url, user: 'rpc', password: PASSWORD, signal: controller.signal });
     const seen: { byHashx: boolean; byTxid: boolean }[] = [];
-    const observer = {
-      committed: () =>
-        seen.push({
-          byHashx: hasIndex(db.sqlite, 'utxos_by_hashx'),
-          byTxid: hasIndex(db.sqlite, 'txs_by_txid'),
-        }),
+    const tune = (db: IndexDb): SyncTuning => {
+      const exec = db.sqlite.exec.bind(db.sqlite);
+      db.sqlite.exec = (sql: string) => {
+        const drop = /^DROP INDEX `(\w+)`/.exec(sql);
+        if (drop !== null) dropped.push(drop[1] ?? '');
+        return exec(sql);
+      };
+      const observer = {
+        committed: () =>
+          seen.push({
+            byHashx: hasIndex(db.sqlite, 'utxos_by_hashx'),
+            byTxid: hasIndex(db.sqlite, 'txs_by_txid'),
+          }),
+      };
+      return { flushBlocks: 4, deferIndexBlocks: 10, observer, utxoCacheBytes };
     };
-    const options = { db, daemon, coin, reorgLimit: 50, flushBlocks: 4, pollIntervalMs: 20 };
-    const { signal } = controller;
-    const sync = new Sync({ ...options, signal, deferIndexBlocks: 10, observer, utxoCacheBytes });
-    const running = sync.run();
-    const deadline = Date.now() + 20_000;
-    const tip = served.length - 1;
-    while (!hasIndex(db.sqlite, 'utxos_by_hashx') || db.readChainState().height < tip) {
-      if (Date.now() > deadline) throw new Error('sync did not catch up in time');
-      await new Promise((done) => setTimeout(done, 20));
-    }
-    controller.abort();
-    await running;
-    await node.close();
-    db.close();
+    // Caught up once utxos_by_hashx is back: the rebuild follows the last commit.
+    await syncFromSimNode(path, coin, served, tune, (db) => hasIndex(db.sqlite, 'utxos_by_hashx'));
     return seen;
   }
 

@@ -13,6 +13,9 @@ import type { Coin } from '../core/coins.ts';
 import { getCoin } from '../core/coins.ts';
 import { buildBlock, buildCoinbase, serializeTx } from '../tools/block-builder.ts';
 import { ChainGenerator } from '../tools/chain-generator.ts';
+import { Daemon } from '../indexer/daemon.ts';
+import { openIndexDb, type IndexDb } from '../indexer/db.ts';
+import { Sync, type SyncOptions } from '../indexer/sync.ts';
 import { startSimNode, type SimNode, type SimNodeOptions } from '../tools/sim-node.ts';
 import {
   readReferenceChain,
@@ -55,6 +58,47 @@ export function generatedRadiantChain(
   const hexes = [...generator.blocks()].map((bytes) => Buffer.from(bytes).toString('hex'));
   const ref = readReferenceChain(hexes, 'sha512_256d', { radiant: true, segwit: false });
   return { hexes, ref };
+}
+
+/** What syncFromSimNode lets a test set: every Sync option but the node, index and signal. */
+export type SyncTuning = Partial<Omit<SyncOptions, 'db' | 'daemon' | 'coin' | 'signal'>>;
+
+const SYNC_NODE_PASSWORD = 'sim-pass-0123456789';
+
+/**
+ * Serves `blocks` (hex, from genesis) from a simulated node and runs Sync into the index at
+ * `path` until it holds the last block and `done` (when given) agrees, then stops both. `tune`
+ * gets the open index (for observers and spies) and returns the options to use.
+ */
+export async function syncFromSimNode(
+  path: string,
+  coin: Coin,
+  blocks: string[],
+  tune: (db: IndexDb) => SyncTuning,
+  done: (db: IndexDb) => boolean = () => true
+): Promise<void> {
+  const password = SYNC_NODE_PASSWORD;
+  const node = await startSimNode({ coin, blocks, user: 'rpc', password });
+  const db = openIndexDb(path, coin);
+  const controller = new AbortController();
+  const { signal } = controller;
+  try {
+    const url = `http://127.0.0.1:${node.port}`;
+    const daemon = new Daemon({ url, user: 'rpc', password, signal });
+    const defaults = { reorgLimit: 50, flushBlocks: 1000, pollIntervalMs: 20 };
+    const running = new Sync({ ...defaults, ...tune(db), db, daemon, coin, signal }).run();
+    const deadline = Date.now() + 20_000;
+    while (db.readChainState().height < blocks.length - 1 || !done(db)) {
+      if (Date.now() > deadline) throw new Error('sync did not catch up in time');
+      await new Promise((wake) => setTimeout(wake, 20));
+    }
+    controller.abort();
+    await running;
+  } finally {
+    controller.abort();
+    await node.close();
+    db.close();
+  }
 }
 
 export function tempDir(prefix = 'indexer-test-'): string {
