@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, INDEXER_SETTINGS, loadConfig, unreadSettings } from './config.ts';
+import { ConfigError, INDEXER_SETTINGS, loadConfig, misspelledSettings } from './config.ts';
 
 const TOKEN = 'k'.repeat(32);
 const BASE = {
@@ -176,10 +176,10 @@ describe('loadConfig', () => {
   });
 });
 
-describe('unreadSettings', () => {
+describe('misspelledSettings', () => {
   it('names a variable one typo away from a setting, with the setting', () => {
     const env = { ...BASE, FLUSH_BLOCK: '5', UTXO_CACHE_MG: '64', NETT: 'regtest' };
-    expect(unreadSettings(env)).toEqual([
+    expect(misspelledSettings(env)).toEqual([
       { name: 'FLUSH_BLOCK', suggestion: 'FLUSH_BLOCKS' },
       { name: 'UTXO_CACHE_MG', suggestion: 'UTXO_CACHE_MB' },
       { name: 'NETT', suggestion: 'NET' },
@@ -199,13 +199,13 @@ describe('unreadSettings', () => {
       PWD: '/srv',
     };
     const env = { ...ordinary, ...BASE, FLUSH_BLOCKS: '5', NET: 'regtest', COIN: 'Radiant' };
-    expect(unreadSettings(env)).toEqual([]);
+    expect(misspelledSettings(env)).toEqual([]);
   });
 
   it('leaves the settings of other features and systemd NOTIFY_SOCKET alone', () => {
     // Read only when the relay, metrics or a remote DB_URL are on; still settings.
     const env = { ...BASE, RELAY_HOST: '::1', PROMETHEUS_HOST: '::1', DB_AUTH_TOKEN: 'x' };
-    expect(unreadSettings({ ...env, NOTIFY_SOCKET: '/run/systemd/notify' })).toEqual([]);
+    expect(misspelledSettings({ ...env, NOTIFY_SOCKET: '/run/systemd/notify' })).toEqual([]);
   });
 
   it('knows exactly the settings of the README table and every one loadConfig reads', () => {

@@ -372,7 +372,7 @@ const FOREIGN_VARIABLES = new Set(['NOTIFY_SOCKET']);
  * Variables of `env` that are no setting but lie within a typo of one (core/typos.ts):
  * `FLUSH_BLOCK=5` would otherwise be ignored without a word.
  */
-export function unreadSettings(env: Env = process.env): LikelyTypo[] {
+export function misspelledSettings(env: Env = process.env): LikelyTypo[] {
   const names = Object.keys(env).filter(
     (name) => env[name] !== undefined && !FOREIGN_VARIABLES.has(name)
   );

@@ -8,7 +8,7 @@ import {
   ConfigError,
   daemonUrlSchemeProblem,
   loadConfig,
-  unreadSettings,
+  misspelledSettings,
   type IndexerConfig,
 } from './config.ts';
 import { Daemon } from './daemon.ts';
@@ -61,7 +61,7 @@ function readConfig(): IndexerConfig {
   try {
     const config = loadConfig();
     setLogLevel(config.logLevel);
-    for (const { name, suggestion } of unreadSettings()) {
+    for (const { name, suggestion } of misspelledSettings()) {
       log.warn('unknown_setting', { name, did_you_mean: suggestion });
     }
     return config;

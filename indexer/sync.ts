@@ -73,7 +73,7 @@ export interface SyncObserver {
 }
 
 const DEFAULT_FETCH_BLOCKS = 8;
-export const DEFAULT_FLUSH_TXS = 50_000;
+const DEFAULT_FLUSH_TXS = 50_000;
 const DEFAULT_DEFER_INDEX_BLOCKS = 1000;
 
 interface Unlinked {
