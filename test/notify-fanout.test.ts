@@ -13,14 +13,18 @@ import {
 } from '../tools/bench-notify.ts';
 import type { Stack } from '../tools/stack.ts';
 import { DEFAULT_HUB_SHARDS, shardOf } from '../worker/notify-wire.ts';
-import { NOTIFY_COIN, startNotifyStack, type NotifyStack } from './support/notify-stack.ts';
+import {
+  HEADERS_SUBSCRIBE as HEADERS,
+  NOTIFY_COIN,
+  NOTIFY_TIMEOUT_MS,
+  QUIET_MS,
+  SCRIPTHASH_SUBSCRIBE as SCRIPTHASH,
+  startNotifyStack,
+  type NotifyStack,
+} from './support/notify-stack.ts';
 
 const COIN = NOTIFY_COIN;
-const NOTIFY_TIMEOUT_MS = 20_000;
-const QUIET_MS = 1_500;
 const BLOCKS = 3;
-const SCRIPTHASH = 'blockchain.scripthash.subscribe';
-const HEADERS = 'blockchain.headers.subscribe';
 
 function sha256(data: Buffer | string): Buffer {
   return createHash('sha256').update(data).digest();

@@ -11,17 +11,20 @@ import {
   type WalletSocket,
 } from '../tools/bench-notify.ts';
 import type { Stack } from '../tools/stack.ts';
-import { NOTIFY_COIN, startNotifyStack, type NotifyStack } from './support/notify-stack.ts';
+import {
+  HEADERS_SUBSCRIBE as HEADERS,
+  NOTIFY_COIN,
+  NOTIFY_TIMEOUT_MS,
+  QUIET_MS,
+  SCRIPTHASH_SUBSCRIBE as SCRIPTHASH,
+  startNotifyStack,
+  type NotifyStack,
+} from './support/notify-stack.ts';
 import { readReferenceChain, referenceStatus } from './support/reference-chain.ts';
 
 const COIN = NOTIFY_COIN;
-const NOTIFY_TIMEOUT_MS = 20_000;
-// How long a session stays quiet to show that nothing more is coming.
-const QUIET_MS = 1_500;
 // workerd evicts an idle Durable Object whose WebSockets hibernate after about 10 s.
 const HIBERNATE_MS = 13_000;
-const SCRIPTHASH = 'blockchain.scripthash.subscribe';
-const HEADERS = 'blockchain.headers.subscribe';
 
 const quiet = (): Promise<void> => new Promise((done) => setTimeout(done, QUIET_MS));
 const calls = (socket: WalletSocket): unknown[][] => {

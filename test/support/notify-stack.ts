@@ -6,6 +6,12 @@ import { startStack, type Stack } from '../../tools/stack.ts';
 
 export const NOTIFY_CHAIN_FILE = 'data/radiant_mainnet_0-1.json';
 export const NOTIFY_COIN = getCoin('Radiant', 'mainnet');
+/** How long a test waits for an expected notification. */
+export const NOTIFY_TIMEOUT_MS = 20_000;
+/** How long a session stays quiet to show that nothing more is coming. */
+export const QUIET_MS = 1_500;
+export const SCRIPTHASH_SUBSCRIBE = 'blockchain.scripthash.subscribe';
+export const HEADERS_SUBSCRIBE = 'blockchain.headers.subscribe';
 
 /** A started stack, its log lines so far, and wallets that negotiated protocol 1.4. */
 export interface NotifyStack {
