@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { tempDir } from '../test/indexer-support.ts';
+import { freePort } from '../tools/stack.ts';
 import { Daemon } from './daemon.ts';
 import { openIndexDb } from './db.ts';
 import { readNodeFees, runNodeInfo, writeNodeFees } from './node-info.ts';
@@ -187,14 +188,6 @@ describe('node fees', () => {
 });
 
 describe('runNodeInfo stopping', () => {
-  // A port nothing listens on: the node is down and the Daemon retries until the signal aborts.
-  async function closedPort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise<void>((done) => server.close(() => done()));
-    return port;
-  }
 
   // Runs runNodeInfo against `port` (60 s between polls), stops it after 300 ms; returns how
   // long it took to return.
@@ -215,7 +208,8 @@ describe('runNodeInfo stopping', () => {
   }
 
   it('returns promptly when stopped while the node is down (not after the interval)', async () => {
-    expect(await stoppedAfter(await closedPort(), 'p')).toBeLessThan(2_000);
+    // A port nothing listens on: the node is down and the Daemon retries until the signal aborts.
+    expect(await stoppedAfter(await freePort(), 'p')).toBeLessThan(2_000);
   }, 10_000);
 
   it('returns promptly when stopped while the node refuses the password', async () => {

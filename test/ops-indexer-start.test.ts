@@ -2,13 +2,12 @@
 // the modes of what it creates, a prompt stop with the node down, and a wrong COIN named.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import type { SimNode } from '../tools/sim-node.ts';
+import { freePort } from '../tools/stack.ts';
 import {
   caughtUpAt,
   indexerEnv,
@@ -42,13 +41,6 @@ function deadPid(): number {
   return Number(child.stdout.toString());
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
 
 describe('one indexer per DB_DIRECTORY', () => {
   it('refuses a second indexer with one line naming the directory and the first pid', async () => {
@@ -138,7 +130,7 @@ describe('stopping while the node is unusable', () => {
   }
 
   it('stops within 2 s when the node is down', async () => {
-    const url = `http://${SIM_USER}:${SIM_PASSWORD}@127.0.0.1:${await closedPort()}`;
+    const url = `http://${SIM_USER}:${SIM_PASSWORD}@127.0.0.1:${await freePort()}`;
     await expectPromptStop(url, 'daemon_unavailable');
   }, 60_000);
 
