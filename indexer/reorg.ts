@@ -6,6 +6,7 @@ import type { Daemon } from './daemon.ts';
 import type { IndexDb } from './db.ts';
 import { log } from './log.ts';
 import { settleMempool } from './mempool-store.ts';
+import { restorePrunedUndo } from './undo-rebuild.ts';
 
 /** The node's chain cannot be followed (too deep a reorg, another genesis): the indexer stops. */
 export class ChainMismatchError extends Error {
@@ -60,10 +61,13 @@ export async function findForkHeight(
 export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight: number): void {
   const fromHeight = db.readChainState().height;
   const started = Date.now();
+  let undoRebuilt = 0;
   db.transaction(() => {
     for (let height = fromHeight; height > forkHeight; height--) {
       unwindTipBlock(db, coin, reorgLimit);
     }
+    // Undo rows were pruned for the old tip; the next branch may not grow back past it.
+    undoRebuilt = restorePrunedUndo(db, coin, reorgLimit);
     // Mempool txs spending outputs of unwound txs leave; the next refresh adds back what the
     // node returned to its mempool.
     settleMempool(db, coin, reorgLimit);
@@ -72,6 +76,7 @@ export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight
     from_height: fromHeight,
     fork_height: forkHeight,
     depth: fromHeight - forkHeight,
+    undo_rebuilt: undoRebuilt,
     ms: Date.now() - started,
   });
 }

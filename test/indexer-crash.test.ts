@@ -41,8 +41,7 @@ const BASE = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.jso
 const CHAIN_A = growChain(coin, BASE, 120, 30, 'crash-a');
 // Short reorgs (7 blocks each way): unwinding rehashes each touched status from its history and
 // takes most of a second here, a kill must be able to land after it as well. Both branches have
-// the same length: undo rows pruned on a longer branch do not come back when the index moves to a
-// shorter one, which a clean sync of the shorter one would hold (see the report of this change).
+// the same length (a shorter winner is test/indexer-reorg.test.ts's case).
 const FORK = CHAIN_A.length - 8;
 const CHAIN_B = growChain(coin, CHAIN_A.slice(0, FORK + 1), 7, 30, 'crash-b', 7);
 const SEED = 0x5eed_2026;

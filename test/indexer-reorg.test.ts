@@ -50,9 +50,13 @@ function indexer(
 }
 
 /** Syncs `blocks` from scratch in a fresh process and returns the chain-table digests. */
-async function cleanSyncDigests(coin: Coin, blocks: string[]): Promise<Record<string, string>> {
+async function cleanSyncDigests(
+  coin: Coin,
+  blocks: string[],
+  extra: Record<string, string> = {}
+): Promise<Record<string, string>> {
   const node = await simNode(coin, blocks);
-  const { run, dbPath } = indexer(node, coin);
+  const { run, dbPath } = indexer(node, coin, extra);
   await run.waitFor(caughtUpAt(blocks.length - 1, node.tipHash()));
   expect(await stopIndexer(run)).toBe(0);
   return tableDigests(dbPath, CHAIN_TABLES);
@@ -78,6 +82,30 @@ describe('indexer reorgs', () => {
     expect(await stopIndexer(run)).toBe(0);
 
     expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(await cleanSyncDigests(bch, winner));
+    expectIndexMatchesReference(dbPath, readReferenceChain(winner, 'sha256d'));
+  });
+
+  it('moves to a shorter winning branch with the undo rows a clean sync of it holds', async () => {
+    // REORG_LIMIT=4 keeps undo rows for the 4 highest blocks. On the 114-block chain they are
+    // 110-113; the winner forks at 110 and ends at 111, where a clean sync holds 108-111: the
+    // rows of 108 and 109 (blocks spending earlier outputs) were pruned and must be rebuilt.
+    const settings = { REORG_LIMIT: '4' };
+    const long = growChain(bch, base, 10, 5, 'long-branch');
+    const tip = long.length - 1;
+    const fork = tip - 3;
+    const winner = growChain(bch, long.slice(0, fork + 1), 1, 4, 'short-branch', 7);
+    expect(winner.length - 1).toBe(tip - 2);
+    const node = await simNode(bch, long);
+    const { run, dbPath } = indexer(node, bch, settings);
+    await run.waitFor(caughtUpAt(tip, headerInfo(long[tip] ?? '', 'sha256d').hash));
+    node.reorg(fork, winner.slice(fork + 1));
+    await run.waitFor(caughtUpAt(winner.length - 1, node.tipHash()));
+    const reorg = await run.waitFor((e) => e.event === 'reorg');
+    expect(reorg).toMatchObject({ from_height: tip, fork_height: fork, undo_rebuilt: 3 });
+    expect(await stopIndexer(run)).toBe(0);
+
+    const clean = await cleanSyncDigests(bch, winner, settings);
+    expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(clean);
     expectIndexMatchesReference(dbPath, readReferenceChain(winner, 'sha256d'));
   });
 
