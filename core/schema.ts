@@ -29,7 +29,12 @@ export const int64 = customType<{ data: bigint; driverData: bigint | number }>({
   toDriver: (value) => value,
 });
 
-/** What the index holds: one row, `id` = 0. `height` is -1 and `tip_hash` NULL when empty. */
+/**
+ * What the index holds: one row, `id` = 0. `height` is -1 and `tip_hash` NULL when empty.
+ * `notices_held_after` is set while a reorg is under way (from its unwind until the mempool is
+ * read again at the node's tip): change rows after that seq are not pushed yet, so wallets hear
+ * of the new branch and its mempool at once, never of the state in between.
+ */
 export const chainState = sqliteTable('chain_state', {
   id: integer('id').primaryKey(),
   coin: text('coin').notNull(),
@@ -39,6 +44,7 @@ export const chainState = sqliteTable('chain_state', {
   txCount: integer('tx_count').notNull(),
   lastChangeSeq: integer('last_change_seq').notNull(),
   relayFee: real('relay_fee'),
+  noticesHeldAfter: integer('notices_held_after'),
 });
 
 /** The header chain; a block's txs are tx_nums first_tx_num .. first_tx_num + tx_count - 1. */

@@ -296,6 +296,7 @@ async function runIndexer(
       metrics.setMempool(txCount, sizeBytes);
       committed(running);
     },
+    onNoticesReleased: () => committed(running),
   });
   await startBroadcastRelay(config, { daemon, mempool }, closers);
   const observer = syncObserver(running);

@@ -9,6 +9,7 @@ import { diskSpaceWatch, isDiskFull } from './disk-space.ts';
 import { log, logEnabled } from './log.ts';
 import { applyMempoolDiff, txidsHex, type MempoolApplied } from './mempool-apply.ts';
 import { MempoolStore } from './mempool-store.ts';
+import { releaseNotices } from './notice-hold.ts';
 
 /** How to follow the mempool. */
 export interface MempoolOptions {
@@ -23,6 +24,8 @@ export interface MempoolOptions {
   signal: AbortSignal;
   /** Called after each committed mempool change: wake the notifier, update metrics. */
   onChange?: (summary: MempoolSummary) => void;
+  /** After a refresh ended a reorg's hold on notices (notice-hold.ts): wake the notifier. */
+  onNoticesReleased?: () => void;
   /** Most txs fetched per refresh (default 20,000); the rest come with the next refresh. */
   maxNewTxs?: number;
 }
@@ -264,15 +267,23 @@ class MempoolFollower implements MempoolHandle {
     if (state.lastChangeSeq !== stored.changeSeq) return 'behind';
     const started = Date.now();
     const added = [...this.held.values()];
+    let released = false;
     const applied = db.transaction(() => {
       const removed = stored.txids.filter((txid) => !inNode.has(hashToHex(txid)));
       const nowSec = Math.floor(Date.now() / 1000);
-      return applyMempoolDiff(this.store, { removed, added, nowSec }, reorgLimit);
+      const diff = applyMempoolDiff(this.store, { removed, added, nowSec }, reorgLimit);
+      // At the node's tip with its mempool read: a reorg's held notices may go now.
+      released = releaseNotices(db);
+      return diff;
     });
     diskSpaceWatch(db).reportWritten('mempool');
     for (const tx of added) this.held.delete(hashToHex(tx.txid));
     for (const tx of applied.skipped) this.held.set(hashToHex(tx.txid), tx);
     this.report(applied, Date.now() - started);
+    if (released) {
+      log.info('notices_released', { height: state.height, last_change_seq: state.lastChangeSeq });
+      this.o.onNoticesReleased?.();
+    }
     return applied.changeSeq === null ? 'unchanged' : 'applied';
   }
 

@@ -2,77 +2,17 @@
 // which order, with which secret, that it waits for commits, retries, resumes and splits rows.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
+import { FakeWorker } from '../test/support/fake-notify-worker.ts';
 import { openIndexDb, type IndexDb } from './db.ts';
 import { startNotifier, type Notifier, type NotifierLog } from './notifier.ts';
 
 const SECRET = 'notifier-test-secret-0123456789';
 const WAIT_MS = 5_000;
-const SETTLE_MS = 400;
-
-interface Posted {
-  auth: string | undefined;
-  notices: Record<string, unknown>[];
-  atMs: number;
-}
-
-/** A stand-in for POST/GET /internal/notify that records every request. */
-class FakeWorker {
-  readonly posts: Posted[] = [];
-  readonly accepted: Record<string, unknown>[] = [];
-  workerSeq: number | null = null;
-  workerTip: string | null = null;
-  /** Statuses to answer the next POSTs with, before answering 200 again. */
-  failNext: number[] = [];
-  /** Requests refused for a wrong secret (they are not recorded in `posts`). */
-  refused = 0;
-  server: Server | null = null;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const reply = (status: number, body: unknown): void => {
-          response.writeHead(status, { 'Content-Type': 'application/json' });
-          response.end(JSON.stringify(body));
-        };
-        if (request.headers.authorization !== `Bearer ${SECRET}`) {
-          this.refused += 1;
-          return reply(401, {});
-        }
-        if (request.method === 'GET') {
-          return reply(200, { ok: true, seq: this.workerSeq, tip_hash: this.workerTip });
-        }
-        const text = Buffer.concat(chunks).toString('utf8');
-        const notices = JSON.parse(text) as Record<string, unknown>[];
-        this.posts.push({ auth: request.headers.authorization, notices, atMs: Date.now() });
-        const failure = this.failNext.shift();
-        if (failure !== undefined) return reply(failure, { ok: false });
-        this.accepted.push(...notices);
-        reply(200, { ok: true });
-      });
-    });
-    await new Promise<void>((done) => this.server?.listen(0, '127.0.0.1', done));
-    const address = this.server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    this.url = `http://127.0.0.1:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((done) => this.server?.close(() => done()));
-  }
-
-  acceptedSeqs(): number[] {
-    const whole = this.accepted.filter((notice) => notice.more !== true);
-    return whole.map((notice) => Number(notice.seq));
-  }
-}
+const MAX_HOLD_MS = 400;
 
 interface WrittenRow {
   seq: number;
@@ -128,21 +68,25 @@ describe('notifier', () => {
   const rows = new Map<number, WrittenRow>();
 
   const start = (
-    extra: { maxBodyBytes?: number; secret?: string; visibleSeq?: () => number } = {}
+    extra: {
+      maxBodyBytes?: number;
+      secret?: string;
+      visibleSeq?: () => number;
+      log?: NotifierLog;
+    } = {}
   ): Notifier => {
-    const settle = { reorgSettleMs: SETTLE_MS };
     notifier = startNotifier({
       dbPath: join(dir, 'index.db'),
       url: `${worker.url}/`,
       secret: extra.secret ?? SECRET,
-      log: quietLog,
+      log: extra.log ?? quietLog,
       watchFile: false,
       checkIntervalMs: 0,
       retryBaseMs: 20,
       retryMaxMs: 200,
       maxBodyBytes: extra.maxBodyBytes,
       visibleSeq: extra.visibleSeq,
-      ...settle,
+      maxHoldMs: MAX_HOLD_MS,
     });
     return notifier;
   };
@@ -153,7 +97,7 @@ describe('notifier', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'notifier-test-'));
     db = openIndexDb(join(dir, 'index.db'), getCoin('Radiant', 'regtest'));
-    worker = new FakeWorker();
+    worker = new FakeWorker(SECRET);
     await worker.start();
     rows.clear();
   });
@@ -284,34 +228,48 @@ describe('notifier', () => {
     }
   });
 
-  it('holds a reorg unwind until the new branch commits, then sends both in one post', async () => {
+  // chain_state.notices_held_after as the indexer sets it for a reorg (indexer/notice-hold.ts).
+  const holdAfter = (seq: number | null): void => {
+    db.sqlite.prepare('UPDATE chain_state SET notices_held_after = ? WHERE id = 0').run(seq);
+  };
+
+  it('keeps rows after a reorg hold back until it ends, then sends them in one post', async () => {
     commit(1, 3, 20);
     commit(2, 3, 21);
     const running = start();
     await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
     const postsBefore = worker.posts.length;
-    commit(3, 2, 20); // unwind of height 21: the tip goes back to 20
+    holdAfter(2);
+    commit(3, 2, 20); // the unwind of height 21: the tip goes back to 20
+    commit(4, 2, 20); // the mempool settled after it, at the same tip
+    commit(5, 2, 21); // the new branch's block at 21
     running.wake();
-    await new Promise((done) => setTimeout(done, SETTLE_MS / 2));
+    await new Promise((done) => setTimeout(done, MAX_HOLD_MS / 2));
     expect(worker.posts.length).toBe(postsBefore);
-    commit(4, 2, 21); // the new branch's block at 21
+    holdAfter(null);
     running.wake();
-    await waitFor('rows 3 and 4', () => worker.acceptedSeqs().includes(4));
-    expect(worker.posts.slice(postsBefore).map((post) => post.notices.map((n) => n.seq))).toEqual([
-      [3, 4],
-    ]);
+    await waitFor('row 5', () => worker.acceptedSeqs().includes(5));
+    const sent = worker.posts.slice(postsBefore);
+    expect(sent.map((post) => post.notices.map((notice) => notice.seq))).toEqual([[3, 4, 5]]);
   });
 
-  it('sends an unwind alone once the settle time passes without new blocks', async () => {
+  it('sends rows up to the hold, and the rest after maxHoldMs with one warning', async () => {
+    const warnings: string[] = [];
+    const log: NotifierLog = { ...quietLog, warn: (event) => warnings.push(event) };
     commit(1, 3, 20);
+    holdAfter(2);
     commit(2, 3, 21);
-    const running = start();
-    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
-    const startedMs = Date.now();
     commit(3, 2, 20);
-    running.wake();
+    // The Worker holds row 1, so the notifier resumes with row 2.
+    worker.workerSeq = 1;
+    worker.workerTip = reversedHex(rows.get(1)?.tipHash ?? Buffer.alloc(0));
+    const startedMs = Date.now();
+    start({ log });
+    await waitFor('row 2', () => worker.acceptedSeqs().includes(2));
+    expect(worker.acceptedSeqs()).not.toContain(3);
     await waitFor('row 3', () => worker.acceptedSeqs().includes(3));
-    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(SETTLE_MS - 20);
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(MAX_HOLD_MS - 20);
+    expect(warnings).toEqual(['notices_hold_overdue']);
   });
 
   it('sends no header for a tip the index no longer holds', async () => {

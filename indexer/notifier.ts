@@ -37,8 +37,11 @@ export interface NotifierOptions {
   requestTimeoutMs?: number;
   /** Largest POST body (default 1 MiB; the Worker takes up to 4 MiB). */
   maxBodyBytes?: number;
-  /** How long a reorg's unwind waits for the new branch's blocks (default 2000 ms). */
-  reorgSettleMs?: number;
+  /**
+   * Longest a reorg's hold (chain_state.notices_held_after, indexer/notice-hold.ts) keeps rows
+   * back; past it they go anyway, with a warning (default 30 s).
+   */
+  maxHoldMs?: number;
   /** Called after each acknowledged POST with the rows it completed (benchmarks, tests). */
   onSent?: (sent: SentNotice[]) => void;
   /**
@@ -127,7 +130,7 @@ function settingsOf(options: NotifierOptions): Settings {
     retryMaxMs: options.retryMaxMs ?? 30_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    reorgSettleMs: options.reorgSettleMs ?? 2_000,
+    maxHoldMs: options.maxHoldMs ?? 30_000,
   };
 }
 
@@ -154,8 +157,9 @@ class ChangeNotifier implements Notifier {
   readonly #abort = new AbortController();
   #watcher: FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #settleTimer: NodeJS.Timeout | null = null;
-  #lastSentHeight: number | null = null;
+  // The hold the index last showed, and since when this notifier has seen it.
+  #hold: { after: number; sinceMs: number; overdue: boolean } | null = null;
+  #holdTimer: NodeJS.Timeout | null = null;
   #loop: Promise<void> = Promise.resolve();
 
   constructor(options: NotifierOptions) {
@@ -222,7 +226,7 @@ class ChangeNotifier implements Notifier {
     this.#signal?.();
     this.#watcher?.close();
     if (this.#timer !== null) clearInterval(this.#timer);
-    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
+    if (this.#holdTimer !== null) clearTimeout(this.#holdTimer);
     await this.#loop;
     if (this.#ownsDb) this.#db?.close();
   }
@@ -384,7 +388,6 @@ class ChangeNotifier implements Notifier {
     this.#acked = batch.ackedSeq;
     this.#partsSent = batch.partsSent;
     this.#reset = false;
-    this.#lastSentHeight = batch.completed.at(-1)?.height ?? this.#lastSentHeight;
     const ms = Date.now() - startedMs;
     for (const seq of this.#seenAtMs.keys()) if (seq <= batch.ackedSeq) this.#seenAtMs.delete(seq);
     for (const sent of batch.completed) {
@@ -416,9 +419,11 @@ class ChangeNotifier implements Notifier {
   // Rows after `afterSeq` with the current status of each hash, all from one snapshot. Sending
   // the statuses spares the Worker an index read per notice (the status cache, core/schema.ts).
   #readRows(db: Sqlite, afterSeq: number): ReadRow[] {
-    const upToSeq = this.#visibleSeq();
     const readStatus = db.prepare('SELECT status FROM status WHERE hashx = ?').pluck();
+    const readHold = db.prepare('SELECT notices_held_after FROM chain_state WHERE id = 0').pluck();
     const read = db.transaction((): ReadRow[] => {
+      const held = (readHold.get() as number | null | undefined) ?? null;
+      const upToSeq = Math.min(this.#visibleSeq(), this.#holdBound(held));
       // The header only when that block is still in the index (a reorg may have replaced it).
       const rows = db
         .prepare(
@@ -444,7 +449,7 @@ class ChangeNotifier implements Notifier {
     const acked = this.#acked ?? 0;
     const rows = this.#readRows(db, acked);
     const last = rows.at(-1);
-    if (last === undefined || this.#holdUnwind(rows, last)) return null;
+    if (last === undefined) return null;
     return packBatch(rows, {
       acked,
       partsSent: this.#partsSent,
@@ -454,20 +459,34 @@ class ChangeNotifier implements Notifier {
     });
   }
 
-  // A newest row lower than the one before it is a reorg's unwind; the blocks of the new branch
-  // usually follow within moments. Waiting for them (up to reorgSettleMs) lets the Worker
-  // announce only the new tip, as ElectrumX does; the unwind goes out alone if none come.
-  #holdUnwind(rows: ReadRow[], last: ReadRow): boolean {
-    const before = rows.at(-2)?.height ?? this.#lastSentHeight;
-    if (before === null || last.height >= before) return false;
+  // The newest seq a reorg's hold lets out: `held` while it lasts, everything once it ends or
+  // has lasted maxHoldMs (a hold that never ends must not silence the feed).
+  #holdBound(held: number | null): number {
+    if (held === null) {
+      this.#hold = null;
+      return Number.MAX_SAFE_INTEGER;
+    }
     const nowMs = Date.now();
-    const seenMs = this.#seenAtMs.get(last.seq) ?? nowMs;
-    this.#seenAtMs.set(last.seq, seenMs);
-    const waitMs = seenMs + this.#o.reorgSettleMs - nowMs;
-    if (waitMs <= 0) return false;
-    if (this.#settleTimer !== null) clearTimeout(this.#settleTimer);
-    this.#settleTimer = setTimeout(() => this.wake(), waitMs);
-    return true;
+    if (this.#hold?.after !== held) {
+      this.#hold = { after: held, sinceMs: nowMs, overdue: false };
+      this.#log.debug('notices_held', { after_seq: held });
+    }
+    const hold = this.#hold;
+    const dueMs = hold.sinceMs + this.#o.maxHoldMs;
+    if (nowMs >= dueMs) {
+      if (!hold.overdue) {
+        hold.overdue = true;
+        this.#log.warn('notices_hold_overdue', { after_seq: held, held_ms: nowMs - hold.sinceMs });
+      }
+      return Number.MAX_SAFE_INTEGER;
+    }
+    if (this.#holdTimer === null) {
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = null;
+        this.wake();
+      }, dueMs - nowMs);
+    }
+    return held;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Daemon } from './daemon.ts';
 import type { IndexDb } from './db.ts';
 import { log } from './log.ts';
 import { settleMempool } from './mempool-store.ts';
+import { holdNotices } from './notice-hold.ts';
 import { restorePrunedUndo } from './undo-rebuild.ts';
 
 /** The node's chain cannot be followed (too deep a reorg, another genesis): the indexer stops. */
@@ -63,6 +64,8 @@ export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight
   const started = Date.now();
   let undoRebuilt = 0;
   db.transaction(() => {
+    // The notifier keeps this unwind's rows back until the new branch and mempool are in.
+    holdNotices(db);
     for (let height = fromHeight; height > forkHeight; height--) {
       unwindTipBlock(db, coin, reorgLimit);
     }

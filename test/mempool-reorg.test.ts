@@ -2,11 +2,14 @@
 // orphaned txs return to the mempool, children become -1, a double spend on the winning branch
 // drops its rival. Afterwards every chain table equals a clean sync of the winning chain with the
 // same mempool, and every status equals an independent recomputation.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { buildBlock, buildCoinbase } from '../tools/block-builder.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
+import { startNotifier, type NotifierLog } from '../indexer/notifier.ts';
 import { DEFAULT_PAYOUT_SCRIPT } from '../tools/sim-node-miner.ts';
 import type { SimNode } from '../tools/sim-node.ts';
 import { headerInfo, PROJECT_DIR, startTestNode, tempDirs } from './indexer-support.ts';
@@ -27,6 +30,7 @@ import {
   txidOfHex,
   waitSettled,
 } from './mempool-support.ts';
+import { FakeWorker } from './support/fake-notify-worker.ts';
 import { coinbaseOf, ledgerStatuses } from './support/independent-ledger.ts';
 
 const coin = getCoin('Radiant', 'mainnet');
@@ -205,4 +209,72 @@ describe('reorgs with a mempool and Radiant refs', () => {
       await scenario.node.close();
     }
   }, 120_000);
+
+  it('tells the Worker only where a reorg ends: new tip, mempool the node returned', async () => {
+    const scenario = await buildScenario(3);
+    const { node, fork } = scenario;
+    const indexer = startLocalIndexer({ node, coin, dir: dirs.make() });
+    const secret = 'reorg-notices-secret-0123456789';
+    const worker = new FakeWorker(secret);
+    await worker.start();
+    const quiet: NotifierLog = { debug() {}, info() {}, warn() {}, error() {} };
+    const notifier = startNotifier({ dbPath: indexer.dbPath, url: worker.url, secret, log: quiet });
+    const feed = (): { seq: number; held: number | null } => {
+      const db = new Database(indexer.dbPath, { readonly: true });
+      try {
+        const row = db
+          .prepare('SELECT last_change_seq, notices_held_after FROM chain_state WHERE id = 0')
+          .get() as { last_change_seq: number; notices_held_after: number | null };
+        return { seq: row.last_change_seq, held: row.notices_held_after };
+      } finally {
+        db.close();
+      }
+    };
+    const allSent = async (): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const { seq, held } = feed();
+        if (held === null && notifier.ackedSeq() === seq) return;
+        if (Date.now() > deadline) throw new Error(`feed at ${seq} (held ${held}) not all sent`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
+    };
+    try {
+      await waitSettled(node, indexer.dbPath, 60_000);
+      await allSent();
+      const postsBefore = worker.posts.length;
+      node.reorgMine(fork, 4);
+      await indexer.mempool.refreshNow();
+      await waitSettled(node, indexer.dbPath, 60_000);
+      await allSent();
+
+      // Independent: the statuses of the winning chain with the node's mempool (orphaned txs
+      // back in it), computed from the node's blocks and txs, not by the index.
+      const final = ledgerStatuses(nodeBlocks(node), await nodeMempoolHex(node), true);
+      const notices = worker.posts.slice(postsBefore).flatMap((post) => post.notices);
+      // Every status told, not only the last one per script hash: none from in between.
+      const told = notices.flatMap((notice) => {
+        const statuses = notice.statuses as (string | null)[];
+        return (notice.hashxes as string[]).map((hash, i) => [hash, statuses[i]] as const);
+      });
+      // The orphaned payment's script: confirmed before, in the mempool after.
+      // Electrum script hash of a plain P2PKH script (no refs): sha256, shown reversed.
+      const shopScript = p2pkhScript(keyHash('shop'));
+      const shop = createHash('sha256').update(shopScript).digest().reverse().toString('hex');
+      // Named by the unwind and by the mempool refresh; each time with its final status.
+      const toldShop = told.filter(([hash]) => hash === shop);
+      expect(toldShop.length).toBeGreaterThan(0);
+      expect(toldShop).toEqual(toldShop.map(() => [shop, final.get(shop)]));
+      expect(told.length).toBeGreaterThan(3);
+      expect(told).toEqual(told.map(([hash]) => [hash, final.get(hash) ?? null]));
+      // One post, announcing the new tip only (the hub announces a post's newest tip).
+      expect(worker.posts.length - postsBefore).toBe(1);
+      expect(notices.at(-1)?.height).toBe(node.tipHeight());
+    } finally {
+      await notifier.close();
+      await worker.stop();
+      await indexer.stop();
+      await node.close();
+    }
+  });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `chain_state` ADD `notices_held_after` integer;
