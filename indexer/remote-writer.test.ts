@@ -258,4 +258,24 @@ describe('remote mirror', () => {
     client.close();
     expect(tables.rows[0]?.['n']).toBe(0);
   });
+
+  it('refuses a remote made before a migration, naming what it lacks', async () => {
+    const { server, path } = await remoteServer('older');
+    cleanups.push(() => server.close());
+    const db = openLocal('older');
+    await mirrorOf(db, server.url).then((mirror) => mirror.close());
+    // As a remote copied from an index of the version before migration 0005 would be.
+    const older = new Database(path);
+    older.exec('ALTER TABLE chain_state DROP COLUMN notices_held_after');
+    older.close();
+    const refused = await startRemoteMirror({
+      db,
+      dbPath: db.sqlite.name,
+      url: server.url,
+      authToken: TOKEN,
+      log,
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RemoteIndexError);
+    expect(String(refused)).toMatch(/lacks chain_state\.notices_held_after of this version/);
+  });
 });

@@ -92,9 +92,20 @@ function sameState(a: ChainStateRow, b: ChainStateRow): boolean {
   return text(a) === text(b);
 }
 
-async function remoteTables(client: Client): Promise<Set<string>> {
-  const result = await client.execute("SELECT name FROM sqlite_schema WHERE type = 'table'");
-  return new Set(result.rows.map((row) => String(row['name'])));
+/** The remote's tables with their columns. */
+async function remoteTables(client: Client): Promise<Map<string, Set<string>>> {
+  const result = await client.execute(
+    'SELECT m.name AS name, c.name AS col FROM sqlite_schema m, pragma_table_info(m.name) c ' +
+      "WHERE m.type = 'table'"
+  );
+  const tables = new Map<string, Set<string>>();
+  for (const row of result.rows) {
+    const name = String(row['name']);
+    const columns = tables.get(name) ?? new Set<string>();
+    columns.add(String(row['col']));
+    tables.set(name, columns);
+  }
+  return tables;
 }
 
 async function remoteChainState(client: Client): Promise<ChainStateRow | undefined> {
@@ -190,12 +201,24 @@ class Mirror implements RemoteMirror {
     this.o.log.info('remote_index_created', { url: this.o.url, tables: this.tables.length });
   }
 
-  private checkTables(remote: Set<string>): void {
-    const missing = this.tables.map((table) => table.name).filter((name) => !remote.has(name));
+  // Every table and column the mirror writes must be there: a remote made by an older version
+  // would refuse each batch, and the mirror would retry it for ever.
+  private checkTables(remote: Map<string, Set<string>>): void {
+    const missing: string[] = [];
+    for (const table of this.tables) {
+      const columns = remote.get(table.name);
+      if (columns === undefined) {
+        missing.push(table.name);
+        continue;
+      }
+      for (const column of table.columns) {
+        if (!columns.has(column)) missing.push(`${table.name}.${column}`);
+      }
+    }
     if (missing.length > 0) {
       throw new RemoteIndexError(
-        `the remote index lacks the tables ${missing.join(', ')} of this version (new ` +
-          `migrations?): apply migrations/ to it or copy the working copy again (${MOVE_HINT})`
+        `the remote index lacks ${missing.join(', ')} of this version (new migrations?): ` +
+          `apply migrations/ to it or copy the working copy again (${MOVE_HINT})`
       );
     }
   }

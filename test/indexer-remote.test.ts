@@ -89,6 +89,9 @@ describe('an indexer with DB_URL', () => {
     await Promise.all([mirrored.waitFor(tip()), local.waitFor(tip())]);
     node.reorgMine(node.tipHeight() - 1, 3);
     await Promise.all([mirrored.waitFor(tip()), local.waitFor(tip())]);
+    // The reorg's hold on notices ends with the next mempool read (chain_state, both copies).
+    const released = (event: Record<string, unknown>): boolean => event.event === 'notices_released';
+    await Promise.all([mirrored.waitFor(released), local.waitFor(released)]);
     expect([await stopIndexer(mirrored), await stopIndexer(local)]).toEqual([0, 0]);
 
     const tables = Object.keys(TABLE_KEYS);
