@@ -224,6 +224,26 @@ describe('txs of dropped blocks', () => {
     expect(pooled[txidOf(parent)]?.time).toBe(MOCKTIME);
   });
 
+  it('return with children that canonical order put before their parent in the block', async () => {
+    const node = await start('BitcoinCash', 'data/bitcoincash_regtest_0-103.json');
+    const coinbase = await minedCoinbase(node, 1);
+    const fork = node.tipHeight();
+    const outputs = Array.from({ length: 8 }, (_, i) => ({ value: COIN, script: p2pkh(20 + i) }));
+    const parent = spend([{ txid: coinbase, vout: 0 }], outputs);
+    const children = outputs.map((_, vout) =>
+      spend([{ txid: txidOf(parent), vout }], [{ value: COIN / 2n, script: p2pkh(30 + vout) }])
+    );
+    for (const tx of [parent, ...children]) node.addMempoolTx(tx);
+    const [hash] = node.mine();
+    const mined = ((await rpc(node, 'getblock', [hash])) as { tx: string[] }).tx;
+    const parentAt = mined.indexOf(txidOf(parent));
+    // The case under test: some child precedes its parent in the block.
+    expect(children.some((child) => mined.indexOf(txidOf(child)) < parentAt)).toBe(true);
+    node.reorgMine(fork, 2);
+    const pooled = (await rpc(node, 'getrawmempool')) as string[];
+    expect([...pooled].sort()).toEqual([parent, ...children].map(txidOf).sort());
+  });
+
   it('stay out when the new branch holds them, and children come back alone', async () => {
     const { node, parent, child } = await setUp();
     node.reorg(256, [blockOn(node, [parent])]);

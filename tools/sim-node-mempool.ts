@@ -240,12 +240,21 @@ export class SimMempool {
     ];
     this.entries.clear();
     this.spentBy.clear();
-    for (const candidate of candidates) {
-      try {
-        this.accept(candidate.tx, candidate.timeSec);
-      } catch (error) {
-        if (!(error instanceof NodeRpcError)) throw error;
+    // Canonical order can put a child before its parent in a block: a tx refused for a missing
+    // input is tried again once a pass has accepted others, until a pass accepts none.
+    let pending = candidates;
+    while (pending.length > 0) {
+      const refused: typeof candidates = [];
+      for (const candidate of pending) {
+        try {
+          this.accept(candidate.tx, candidate.timeSec);
+        } catch (error) {
+          if (!(error instanceof NodeRpcError)) throw error;
+          refused.push(candidate);
+        }
       }
+      if (refused.length === pending.length) break;
+      pending = refused;
     }
   }
 }
