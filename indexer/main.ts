@@ -24,7 +24,7 @@ import { log, setLogLevel } from './log.ts';
 import { secretsFromEnv } from './logger.ts';
 import { startMempool, type MempoolHandle } from './mempool.ts';
 import { createIndexerMetrics, startMetricsServer, type IndexerMetrics } from './metrics.ts';
-import { runNodeInfo } from './node-info.ts';
+import { NodeInfoWake, runNodeInfo } from './node-info.ts';
 import { startNotifier, type Notifier } from './notifier.ts';
 import { RemoteIndexError, startRemoteMirror, type RemoteMirror } from './remote-writer.ts';
 import { ChainMismatchError } from './reorg.ts';
@@ -126,6 +126,8 @@ interface Running {
   notifier: Notifier | undefined;
   mirror: RemoteMirror | undefined;
   nodeHeight: number | null;
+  /** Asks the fee refresh (node-info.ts) to run again: a block arrived at the node's tip. */
+  nodeInfoWake: NodeInfoWake;
 }
 
 // After any commit (blocks, unwind, mempool): the Worker hears of it, and the remote gets it.
@@ -146,6 +148,8 @@ function syncObserver(running: Running): SyncObserver {
       running.metrics.setIndexHeight(height);
       if (blocks > 0) running.metrics.recordFlush({ blocks, txs, durationMs });
       committed(running);
+      // Not during initial sync: a refresh per flush would only cost the node calls.
+      if (blocks > 0 && height >= (running.nodeHeight ?? Infinity)) running.nodeInfoWake.newTip();
     },
   };
 }
@@ -273,7 +277,13 @@ async function runIndexer(
 ): Promise<void> {
   const metrics = createIndexerMetrics({ dbPath: config.dbPath });
   metrics.setIndexHeight(db.readChainState().height);
-  const running: Running = { metrics, notifier: undefined, mirror: undefined, nodeHeight: null };
+  const running: Running = {
+    metrics,
+    notifier: undefined,
+    mirror: undefined,
+    nodeHeight: null,
+    nodeInfoWake: new NodeInfoWake(),
+  };
   await startMirror(config, db, running, closers);
   await startServingIndex(config, closers);
   await startObservability(config, running, closers);
@@ -288,7 +298,7 @@ async function runIndexer(
     onFailure: (kind) => metrics.recordNodeError(kind),
   });
   await startAdmin(config, { db, daemon, running, controller }, closers);
-  const nodeInfo = runNodeInfo(db, daemon, signal);
+  const nodeInfo = runNodeInfo(db, daemon, signal, undefined, running.nodeInfoWake);
   const common = { db, daemon, coin, reorgLimit, pollIntervalMs, signal };
   const mempool = startMempool({
     ...common,

@@ -10,7 +10,13 @@ import { tempDir } from '../test/indexer-support.ts';
 import { freePort } from '../tools/stack.ts';
 import { Daemon } from './daemon.ts';
 import { openIndexDb } from './db.ts';
-import { readNodeFees, runNodeInfo, writeNodeFees } from './node-info.ts';
+import {
+  NEW_TIP_REFRESH_GAP_MS,
+  NodeInfoWake,
+  readNodeFees,
+  runNodeInfo,
+  writeNodeFees,
+} from './node-info.ts';
 
 type Answer = (method: string, params: unknown[]) => { result?: unknown; error?: unknown };
 const servers: Server[] = [];
@@ -185,6 +191,49 @@ describe('node fees', () => {
     expect(byMode[24]).toEqual({ mode: 'CONSERVATIVE', target_blocks: 25, fee_rate: 0.048 });
     expect(byMode[49]).toEqual({ mode: 'ECONOMICAL', target_blocks: 25, fee_rate: 0.012 });
   });
+});
+
+describe('runNodeInfo and new blocks', () => {
+  it('refreshes again soon after a new tip, not only every interval', async () => {
+    const readsAtMs: number[] = [];
+    const daemon = await daemonAnswering((method) => {
+      if (method === 'getnetworkinfo') {
+        readsAtMs.push(Date.now());
+        return { result: { relayfee: 0.00001, version: 1 } };
+      }
+      return NOT_FOUND;
+    });
+    const dir = tempDir();
+    dirs.push(dir);
+    const db = openIndexDb(join(dir, 'index.db'), getCoin('Radiant', 'regtest'));
+    const controller = new AbortController();
+    const wake = new NodeInfoWake();
+    const running = runNodeInfo(db, daemon, controller.signal, 60_000, wake);
+    const waitReads = async (count: number): Promise<void> => {
+      const deadline = Date.now() + 5_000;
+      while (readsAtMs.length < count && Date.now() < deadline) {
+        await new Promise((done) => setTimeout(done, 10));
+      }
+    };
+    try {
+      await waitReads(1);
+      expect(readsAtMs).toHaveLength(1);
+      // Two new tips in a row: one more refresh, no sooner than the gap after the first.
+      wake.newTip();
+      wake.newTip();
+      await waitReads(2);
+      expect(readsAtMs).toHaveLength(2);
+      const gapMs = (readsAtMs[1] ?? 0) - (readsAtMs[0] ?? 0);
+      expect(gapMs).toBeGreaterThanOrEqual(NEW_TIP_REFRESH_GAP_MS - 50);
+      // No new tip: the next refresh waits for the 60 s interval.
+      await new Promise((done) => setTimeout(done, 1_500));
+      expect(readsAtMs).toHaveLength(2);
+    } finally {
+      controller.abort();
+      await running;
+      db.close();
+    }
+  }, 15_000);
 });
 
 describe('runNodeInfo stopping', () => {

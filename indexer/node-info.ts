@@ -128,30 +128,63 @@ export function writeNodeFees(db: IndexDb, fees: NodeFees): void {
   });
 }
 
-// The signal may have fired while the refresh was in flight (the node down, a wrong password):
-// an abort listener added after that would never run, and stopping would wait out the timer.
-function waitOrAbort(delayMs: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((done) => {
-    const timer = setTimeout(finish, delayMs);
-    function finish(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', finish);
-      done();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
+/** Fewest milliseconds between two refreshes that new blocks asked for. */
+export const NEW_TIP_REFRESH_GAP_MS = 1_000;
+
+/**
+ * Cuts runNodeInfo's wait short when a block arrives at the node's tip: the node's estimates
+ * move per block, and ElectrumX asks again for each one.
+ */
+export class NodeInfoWake {
+  #asked = false;
+  #wake: (() => void) | null = null;
+
+  /** A new tip: refresh soon (at most once per NEW_TIP_REFRESH_GAP_MS). */
+  newTip(): void {
+    this.#asked = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Waits `delayMs`, or until a new tip once `minMs` have passed, or until the signal aborts.
+   * The signal may have fired while the refresh was in flight (the node down, a wrong
+   * password): an abort listener added after that would never run.
+   */
+  wait(delayMs: number, minMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    const startedMs = Date.now();
+    return new Promise<void>((done) => {
+      let timer = setTimeout(finish, delayMs);
+      const early = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(finish, Math.max(0, startedMs + minMs - Date.now()));
+      };
+      function finish(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        done();
+      }
+      this.#wake = early;
+      if (this.#asked) early();
+      signal.addEventListener('abort', finish, { once: true });
+    }).finally(() => {
+      this.#wake = null;
+      this.#asked = false;
+    });
+  }
 }
 
 /**
- * Refreshes the fees now and then every `intervalMs` until the signal aborts. A failed refresh
- * is logged and tried again at the next interval; the previous figures stay meanwhile.
+ * Refreshes the fees now and then every `intervalMs`, or sooner after `wake.newTip()`, until the
+ * signal aborts. A failed refresh is logged and tried again at the next interval; the previous
+ * figures stay meanwhile.
  */
 export async function runNodeInfo(
   db: IndexDb,
   daemon: Daemon,
   signal: AbortSignal,
-  intervalMs = NODE_INFO_REFRESH_MS
+  intervalMs = NODE_INFO_REFRESH_MS,
+  wake = new NodeInfoWake()
 ): Promise<void> {
   while (!signal.aborted) {
     try {
@@ -162,6 +195,6 @@ export async function runNodeInfo(
     } catch (error) {
       if (!signal.aborted) log.warn('node_info_failed', { error });
     }
-    await waitOrAbort(intervalMs, signal);
+    await wake.wait(intervalMs, NEW_TIP_REFRESH_GAP_MS, signal);
   }
 }

@@ -4,6 +4,7 @@
 // get_balance and its cost).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { handleMessage } from '../core/protocol/dispatch.ts';
@@ -20,10 +21,13 @@ import { requestCost } from '../worker/limits/method-cost.ts';
 import { scripthashGetBalance } from '../worker/methods/scripthash.ts';
 import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
 import {
+  caughtUpAt,
   PROJECT_DIR,
   SIM_PASSWORD,
   SIM_USER,
+  startIndexer,
   startTestNode,
+  stopIndexer,
   tempDir,
 } from './indexer-support.ts';
 import { startWorkerReader } from './support/local-index.ts';
@@ -144,4 +148,49 @@ describe('get_balance through the index', () => {
     const empty = await scripthashGetBalance(context(), ['33'.repeat(32)]);
     expect(requestCost('blockchain.scripthash.get_balance', 1, [], empty)).toBe(1);
   });
+});
+
+describe('fees after a new block', () => {
+  it('are read again from the node when a block arrives, not only every minute', async () => {
+    const blocks = loadChainFile(join(PROJECT_DIR, 'data/bitcoin_mainnet_0-255.json'));
+    const feeNode = await startTestNode(coin, blocks.slice(0, 3));
+    const feeDir = tempDir('fees-new-tip-');
+    feeNode.setFeeRate(2_000n);
+    const run = startIndexer({
+      DAEMON_URL: feeNode.url,
+      COIN: coin.name,
+      NET: coin.net,
+      DB_DIRECTORY: feeDir,
+    });
+    const feeRate = (): number | undefined => {
+      const index = new Database(join(feeDir, 'index.db'), { readonly: true });
+      try {
+        const row = index.prepare('SELECT fee_rate FROM fee_estimates WHERE target_blocks = 1');
+        return (row.get() as { fee_rate: number } | undefined)?.fee_rate;
+      } finally {
+        index.close();
+      }
+    };
+    const until = async (rate: number): Promise<number> => {
+      const startedMs = Date.now();
+      while (feeRate() !== rate && Date.now() - startedMs < 20_000) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      expect(feeRate()).toBe(rate);
+      return Date.now() - startedMs;
+    };
+    try {
+      await run.waitFor(caughtUpAt(2), 30_000);
+      // 2,000 sat/kB as the node gives it, in coins per kB.
+      await until(0.00002);
+      feeNode.setFeeRate(5_000n);
+      feeNode.mine();
+      // The interval is 60 s; the new block brings the figure within seconds.
+      expect(await until(0.00005)).toBeLessThan(15_000);
+    } finally {
+      await stopIndexer(run);
+      await feeNode.close();
+      rmSync(feeDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
