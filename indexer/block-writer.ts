@@ -74,6 +74,12 @@ export class BlockWriter {
   private txidIndexSeen = false;
   private txRows: BatchInsert;
   private tipState: Tip = { height: -1, hash: null, txCount: 0, lastChangeSeq: 0 };
+  /**
+   * Blocks at or below this height get no undo row: the node's tip is already more than
+   * REORG_LIMIT above them, so endFlush would prune the row before any reorg could use it
+   * (set by sync during initial sync; -1 writes every row).
+   */
+  undoFloor = -1;
 
   constructor(db: IndexDb, coin: Coin, reorgLimit: number, options: BlockWriterOptions = {}) {
     this.db = db;
@@ -148,7 +154,10 @@ export class BlockWriter {
       )
       .run(height, p.hash, p.header, firstTxNum, txCount);
     addHeaderToTree(this.db.sqlite, height, p.hash);
-    this.db.prepare('INSERT INTO undo (height, data) VALUES (?, ?)').run(height, encodeUndo(undo));
+    if (height > this.undoFloor) {
+      const data = encodeUndo(undo);
+      this.db.prepare('INSERT INTO undo (height, data) VALUES (?, ?)').run(height, data);
+    }
     const seq = this.tipState.lastChangeSeq + 1;
     this.db
       .prepare('INSERT INTO changes (seq, height, tip_hash, hashxes) VALUES (?, ?, ?, ?)')

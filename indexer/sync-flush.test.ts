@@ -1,5 +1,5 @@
 // How Sync sizes its transactions during initial sync: FLUSH_BLOCKS blocks or FLUSH_TXS txs,
-// whichever comes first, always whole blocks.
+// whichever comes first, always whole blocks; and which undo rows it writes at all.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
@@ -9,7 +9,10 @@ import {
   syncFromSimNode,
   tempDirs,
 } from '../test/indexer-support.ts';
+import type { IndexDb } from './db.ts';
 import type { SyncCommit } from './sync.ts';
+import { encodeUndo } from './undo-record.ts';
+import { undoRecordsOf } from './undo-rebuild.ts';
 
 const coin = getCoin('Radiant', 'regtest');
 const BLOCKS = 24;
@@ -53,4 +56,41 @@ describe('Sync flush sizes', () => {
     expect(full.every((commit) => commit.blocks === 4)).toBe(true);
     expectIndexMatchesReference(path, ref);
   });
+
+  it('writes undo rows only for the last REORG_LIMIT blocks of its node', async () => {
+    const reorgLimit = 5;
+    const tip = blocks.length - 1;
+    const path = join(dirs.make(), 'index.db');
+    let written: number[] = [];
+    let rows: { height: number; data: Buffer }[] = [];
+    let rebuilt: string[] = [];
+    const tune = (db: IndexDb): { reorgLimit: number; flushBlocks: number } => {
+      // Every undo row the sync inserts, pruned or not, on the sync's own connection.
+      db.sqlite.exec(
+        'CREATE TEMP TABLE undo_written (height INTEGER); ' +
+          'CREATE TEMP TRIGGER undo_seen AFTER INSERT ON main.undo ' +
+          'BEGIN INSERT INTO undo_written VALUES (new.height); END;'
+      );
+      return { reorgLimit, flushBlocks: 4 };
+    };
+    const done = (db: IndexDb): boolean => {
+      const heights = db.sqlite.prepare('SELECT height FROM undo_written ORDER BY height');
+      written = (heights.all() as { height: number }[]).map((row) => row.height);
+      const stored = db.sqlite.prepare('SELECT height, data FROM undo ORDER BY height');
+      rows = stored.all() as typeof rows;
+      rebuilt = rows.map((row) => hexOf(encodeUndo(undoRecordsOf(db, coin, row.height))));
+      return true;
+    };
+    await syncFromSimNode(path, coin, blocks, tune, done);
+    const window = Array.from({ length: reorgLimit }, (_, i) => tip - reorgLimit + 1 + i);
+    expect(written).toEqual(window);
+    expect(rows.map((row) => row.height)).toEqual(window);
+    // Spends are in them: the rows are the block's spent outputs, as a rebuild from txs reads.
+    expect(rows.every((row) => row.data.length > 0)).toBe(true);
+    expect(rows.map((row) => hexOf(row.data))).toEqual(rebuilt);
+  });
 });
+
+function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}

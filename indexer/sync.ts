@@ -275,6 +275,8 @@ export class Sync {
 
   // Applies heights from..to, fetching the next batch while the current one is written.
   private async applyRange(fromHeight: number, toHeight: number): Promise<void> {
+    // The node is at toHeight: undo rows of blocks REORG_LIMIT below it would only be pruned.
+    this.writer.undoFloor = toHeight - this.o.reorgLimit;
     const batchOf = (start: number): number => Math.min(this.fetchBlocks, toHeight - start + 1);
     let next: Promise<FetchedBlocks> | null = this.fetch(fromHeight, batchOf(fromHeight));
     try {
