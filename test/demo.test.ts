@@ -1,11 +1,14 @@
-// `npm run demo`, the README's first command: ready line, the admin RPC line it prints works,
-// Ctrl-C stops everything, and a busy port is refused before any indexing.
-import { spawn, type ChildProcess } from 'node:child_process';
+// `npm run demo`, the README's first command: ready line, the admin RPC line it prints works, its
+// pay, reorg and mine lines show a mempool tx and a reorg to an Electrum client, Ctrl-C stops
+// everything, and a busy port is refused before any indexing.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadChainFile } from '../tools/chain-file.ts';
-import { freePort } from '../tools/stack.ts';
+import { electrumCall, freePort } from '../tools/stack.ts';
 import { PROJECT_DIR } from './indexer-support.ts';
 import { runCli } from './support/run-cli.ts';
 
@@ -59,8 +62,32 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
+/** Runs one `npm run sim-node -- <args>` command the demo printed (without npm); its JSON. */
+async function simNodeCommand(printed: string): Promise<unknown> {
+  const args = printed.replace(/^npm run sim-node -- /, '').split(' ');
+  const cli = ['--import', 'tsx', 'tools/sim-node-cli.ts', ...args];
+  const { stdout } = await promisify(execFile)(process.execPath, cli, { cwd: PROJECT_DIR });
+  return JSON.parse(stdout) as unknown;
+}
+
+/** Polls an Electrum call on `wsUrl` until `check` accepts its answer; returns that answer. */
+async function answerWhen(
+  wsUrl: string,
+  method: string,
+  params: unknown[],
+  check: (answer: unknown) => boolean
+): Promise<unknown> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await electrumCall(wsUrl, method, params);
+    if (check(answer)) return answer;
+    if (Date.now() > deadline) throw new Error(`${method}: still ${JSON.stringify(answer)}`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
 describe('npm run demo', () => {
-  it('gets ready at the tip, prints a working admin RPC line, and stops on Ctrl-C', async () => {
+  it('gets ready at the tip, its printed commands work, and it stops on Ctrl-C', async () => {
     const port = await freePort();
     const demo = startDemo(port);
     const ready = await waitForText(demo.output, /ready in [\d.]+s: .* at (ws:\/\/\S+)/);
@@ -74,6 +101,42 @@ describe('npm run demo', () => {
     const info = await runCli(['rpc', 'getinfo'], env);
     expect(info.stderr).toBe('');
     expect(JSON.parse(info.stdout)).toMatchObject({ height: chain.length - 1 });
+
+    // The printed commands show a mempool transaction, then a reorg that mines it.
+    const wsUrl = ready[1] ?? '';
+    const pay = (await waitForText(demo.output, /pay \(mempool\): (npm run sim-node -- .*)/))[1];
+    const script = (pay ?? '').split(' --to ')[1] ?? '';
+    const wallet = await waitForText(demo.output, /its wallet: +\S+scripthash=([0-9a-f]{64})/);
+    // The Electrum script hash, computed here: sha256 of the script, shown reversed.
+    const digest = createHash('sha256').update(Buffer.from(script, 'hex')).digest();
+    const payee = Buffer.from(digest).reverse().toString('hex');
+    expect(wallet[1]).toBe(payee);
+    const txid = (await simNodeCommand(pay ?? '')) as string;
+    const inMempool = [{ tx_hash: txid, height: 0, fee: 1000 }];
+    const mempool = await answerWhen(wsUrl, 'blockchain.scripthash.get_mempool', [payee], (a) =>
+      Array.isArray(a) && a.length > 0
+    );
+    expect(mempool).toEqual(inMempool);
+    const reorg = (await waitForText(demo.output, /reorg: +(npm run sim-node -- .*)/))[1];
+    const before = (await electrumCall(wsUrl, 'blockchain.headers.subscribe', [])) as {
+      hex: string;
+    };
+    const replaced = (await simNodeCommand(reorg ?? '')) as string[];
+    // Depth 2 and three new blocks: a new tip one higher; the payment (a mature coin) stays.
+    expect(replaced).toHaveLength(3);
+    const tip = (await answerWhen(wsUrl, 'blockchain.headers.subscribe', [], (a) => {
+      return (a as { height: number }).height === chain.length;
+    })) as { hex: string };
+    expect(tip.hex).not.toBe(before.hex);
+    expect(await electrumCall(wsUrl, 'blockchain.scripthash.get_mempool', [payee])).toEqual(
+      inMempool
+    );
+    const mine = (await waitForText(demo.output, /mine a block: +(npm run sim-node -- .*)/))[1];
+    await simNodeCommand(mine ?? '');
+    const history = await answerWhen(wsUrl, 'blockchain.scripthash.get_history', [payee], (a) =>
+      Array.isArray(a) && a.some((entry: { height: number }) => entry.height > 0)
+    );
+    expect(history).toEqual([{ tx_hash: txid, height: chain.length + 1 }]);
 
     demo.child.kill('SIGINT');
     expect(await exited(demo.child)).toBe(0);

@@ -26,6 +26,16 @@ function tipCoinbaseScriptHash(stack: Stack, coinName: string, net: string): str
   return hashToHex(scriptHash(script, coin));
 }
 
+/**
+ * The script the printed `pay` command pays: P2PKH of a made-up key hash, so its wallet page
+ * starts empty and shows the payment arrive (height 0), then confirm once a block is mined.
+ */
+const DEMO_PAYEE_SCRIPT = `76a914${'de'.repeat(20)}88ac`;
+
+function payeeScriptHash(coinName: string, net: string): string {
+  return hashToHex(scriptHash(hexToBytes(DEMO_PAYEE_SCRIPT), getCoin(coinName, net)));
+}
+
 // Bitcoin first: Bitcoin Cash shares its genesis blocks (a file named for Bitcoin Cash, as the
 // bundled bitcoincash_regtest_0-103.json, puts Bitcoin Cash first).
 const DETECTION_ORDER = ['Bitcoin', 'BitcoinCash', 'Radiant'] as const;
@@ -120,6 +130,9 @@ async function main(): Promise<void> {
   console.log(`simulated node: ${stack.simNode.url} (tip ${stack.simNode.tipHeight()})`);
   console.log(`  mine a block:  npm run sim-node -- mine --url ${stack.simNode.url}`);
   console.log(`  reorg:         npm run sim-node -- reorg --url ${stack.simNode.url} --depth 2`);
+  const pay = `npm run sim-node -- pay --url ${stack.simNode.url} --to ${DEMO_PAYEE_SCRIPT}`;
+  console.log(`  pay (mempool): ${pay}`);
+  console.log(`  its wallet:    ${stack.httpUrl}/wallet?scripthash=${payeeScriptHash(coin, net)}`);
   console.log(`index server:   ${stack.indexServerUrl} (token in this process only)`);
   const { host, port, user, password } = stack.adminRpc;
   const rpcEnv = `RPC_HOST=${host} RPC_PORT=${port} RPC_USER=${user} RPC_PASSWORD=${password}`;

@@ -68,6 +68,33 @@ describe('sim-node CLI', () => {
     expect(header).toMatchObject({ previousblockhash: mined[0], height: 3 });
   });
 
+  it('pays a script from a coin of the chain into the mempool, then mines it', async () => {
+    const script = '76a914' + '11'.repeat(20) + '88ac';
+    const txid = (await client('pay', '--url', url, '--to', script, '--value', '5000')) as string;
+    expect(await callNode(url, 'getrawmempool')).toEqual([txid]);
+    const tx = (await callNode(url, 'getrawtransaction', [txid, true])) as {
+      vin: { txid: string; vout: number }[];
+      vout: { value: number; scriptPubKey: { hex: string } }[];
+    };
+    expect(tx.vout[0]).toMatchObject({ value: 0.00005, scriptPubKey: { hex: script } });
+    // It spends a coinbase output of the chain.
+    const source = (await callNode(url, 'getrawtransaction', [tx.vin[0]?.txid, true])) as {
+      vin: { coinbase?: string }[];
+    };
+    expect(source.vin[0]?.coinbase).toBeDefined();
+    // A second payment takes another coin: both stay in the mempool.
+    const second = (await client('pay', '--url', url, '--to', script)) as string;
+    const pooled = (await callNode(url, 'getrawmempool')) as string[];
+    expect([...pooled].sort()).toEqual([txid, second].sort());
+    await client('mine', '--url', url);
+    expect(await callNode(url, 'getrawmempool')).toEqual([]);
+    const refused = await run(process.execPath, [...CLI, 'pay', '--url', url, '--to', 'zz'], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
+    const { stderr } = refused as { stderr: string };
+    expect(stderr).toContain('script must be non-empty even-length hex');
+  });
+
   it('reports a node error and prints usage on --help', async () => {
     const failed = await run(process.execPath, [...CLI, 'send', '--url', url, 'zz'], {
       cwd: ROOT,

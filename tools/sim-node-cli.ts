@@ -17,6 +17,9 @@ const USAGE = `usage:
   npm run sim-node -- reorg --url URL --depth N [--count M]
       drop the top N blocks and mine M new ones (default N + 1) on the block below them
   npm run sim-node -- send --url URL HEX          sendrawtransaction
+  npm run sim-node -- pay --url URL --to SCRIPTHEX [--value SATS]
+      the node pays SATS (default 1000000) to the script from a coin of its chain, into its
+      mempool (no signature: the simulated node checks none); prints the txid
   npm run sim-node -- fault --url URL MODE        none | garbage | slow | down | error500
   npm run sim-node -- call --url URL METHOD [JSON_PARAM...]   any method, e.g. getblockcount`;
 
@@ -101,6 +104,11 @@ async function runClient(command: string, args: string[], values: Values): Promi
     }
     case 'reorg':
       return reorg(url, values);
+    case 'pay': {
+      if (values.to === undefined) throw new Error('pay needs --to SCRIPTHEX');
+      const sats = wholeNumber(values.value, 'value');
+      return callNode(url, 'sim_pay', sats === undefined ? [values.to] : [values.to, String(sats)]);
+    }
     case 'send':
       return callNode(url, 'sendrawtransaction', [args[0] ?? '']);
     case 'fault':

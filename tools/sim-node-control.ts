@@ -4,6 +4,7 @@ import { NodeRpcError, RPC_INVALID_PARAMETER } from './sim-node-errors.ts';
 import { FAULT_MODES, type FaultMode } from './sim-node-http.ts';
 import { coinsToSats, type JsonValue } from './sim-node-json.ts';
 import { MAX_MINE_COUNT, type MineOptions } from './sim-node-miner.ts';
+import { scriptParam } from './sim-node-pay.ts';
 import { fromUsage, intParam, isAbsent, stringParam, type MethodSpec } from './sim-node-rpc.ts';
 
 /** The node operations the control methods drive (SimNode implements them). */
@@ -15,6 +16,7 @@ export interface SimControl {
   reorg(forkHeight: number, hexBlocks: string[]): void;
   reorgMine(forkHeight: number, count: number, options?: MineOptions): string[];
   mine(options?: MineOptions): string[];
+  pay(script: Uint8Array, value?: bigint): string;
   removeMempoolTx(txidHex: string): void;
   setFault(mode: FaultMode): void;
   setFeeRate(satsPerKb: bigint | null, mode?: 'CONSERVATIVE' | 'ECONOMICAL'): void;
@@ -132,6 +134,18 @@ function simMine(params: unknown[], control: SimControl): JsonValue {
   return control.mine(mineOptions(params[0]));
 }
 
+/** sim_pay "scripthex" ( value ): value in sats, number or digits (default 0.01 coin). */
+function simPay(params: unknown[], control: SimControl): JsonValue {
+  const script = scriptParam(stringParam(params, 0));
+  if (isAbsent(params, 1)) return control.pay(script);
+  const value = params[1];
+  if (typeof value !== 'string' && typeof value !== 'number') throw invalid('value must be sats');
+  if (!/^[1-9]\d{0,15}$/.test(String(value))) {
+    throw invalid(`value ${String(value).slice(0, 20)} is not whole sats`);
+  }
+  return control.pay(script, BigInt(value));
+}
+
 function simRemoveMempoolTx(params: unknown[], control: SimControl): JsonValue {
   control.removeMempoolTx(stringParam(params, 0));
   return null;
@@ -145,4 +159,5 @@ export const CONTROL_METHODS: ReadonlyMap<string, ControlMethod> = new Map([
   fromUsage('sim_fault "mode"', simFault),
   fromUsage('sim_setfeerate ( feerate "mode" )', simSetFeeRate),
   fromUsage('sim_removemempooltx "txid"', simRemoveMempoolTx),
+  fromUsage('sim_pay "scripthex" ( value )', simPay),
 ]);

@@ -81,6 +81,11 @@ export class SimMempool {
     this.coin = chain.coin;
   }
 
+  /** True when a mempool tx spends output `vout` of `txidHex`. */
+  spends(txidHex: string, vout: number): boolean {
+    return this.spentBy.has(outpointKey(txidHex, vout));
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -7,6 +7,7 @@ import { CONTROL_METHODS, type SimControl } from './sim-node-control.ts';
 import { NodeRpcError, RPC_IN_WARMUP } from './sim-node-errors.ts';
 import { startHttpFront, type FaultMode, type HttpFront } from './sim-node-http.ts';
 import { SimMempool } from './sim-node-mempool.ts';
+import { buildPayment, DEFAULT_PAY_SATS } from './sim-node-pay.ts';
 import {
   defaultNodeFees,
   NODE_METHODS,
@@ -14,7 +15,12 @@ import {
   type EstimateMode,
   type SimNodeFees,
 } from './sim-node-methods.ts';
-import { buildNextBlock, MAX_MINE_COUNT, type MineOptions } from './sim-node-miner.ts';
+import {
+  buildNextBlock,
+  DEFAULT_PAYOUT_SCRIPT,
+  MAX_MINE_COUNT,
+  type MineOptions,
+} from './sim-node-miner.ts';
 import { answerBody, type HttpReply, type MethodSpec } from './sim-node-rpc.ts';
 
 export type { FaultMode } from './sim-node-http.ts';
@@ -60,6 +66,11 @@ export interface SimNode {
   reorgMine(forkHeight: number, count: number, options?: MineOptions): string[];
   /** Accepts a tx as sendrawtransaction does; returns its txid. @throws NodeRpcError */
   addMempoolTx(hex: string): string;
+  /**
+   * Pays `value` sats (default 0.01 coin) to `script` from an unspent coinbase output of the
+   * chain, into the mempool (tools/sim-node-pay.ts); returns the txid. @throws NodeRpcError
+   */
+  pay(script: Uint8Array, value?: bigint): string;
   /** Removes a mempool tx and its mempool descendants. @throws Error when it is not there. */
   removeMempoolTx(txidHex: string): void;
   /** Builds and appends blocks (block-builder); returns their hashes. */
@@ -221,6 +232,12 @@ class SimNodeImpl implements SimNode, SimControl {
 
   addMempoolTx(hex: string): string {
     return this.mempool.acceptHex(hex, this.nowSec());
+  }
+
+  pay(script: Uint8Array, value = DEFAULT_PAY_SATS): string {
+    const options = { script, value, changeScript: DEFAULT_PAYOUT_SCRIPT };
+    const raw = buildPayment(this.chain, this.mempool, options);
+    return this.addMempoolTx(Buffer.from(raw).toString('hex'));
   }
 
   removeMempoolTx(txidHex: string): void {
