@@ -117,6 +117,8 @@ export class Sync {
   private syncStartedMs = Date.now();
   private lastCaughtUpHash = '';
   private lastUnusable = '';
+  // The node is below our tip on our own chain (node_behind was logged).
+  private nodeBehind = false;
   // Deferred indexes a flush turned out to need: kept from then on (TxidIndexNeeded).
   private readonly keptIndexes = new Set<DeferredIndexName>();
   // Whether this run started from an index without txs (see deferIndexes).
@@ -183,6 +185,12 @@ export class Sync {
     const nodeHeight = await this.o.daemon.blockCount();
     this.o.observer?.nodeHeight?.(nodeHeight);
     const ours = this.o.db.readChainState();
+    if (nodeHeight < ours.height && (await this.nodeBehindOnOurChain(nodeHeight))) {
+      this.restoreIndexes();
+      return true;
+    }
+    if (this.nodeBehind) log.info('node_behind_over', { node_height: nodeHeight });
+    this.nodeBehind = false;
     if (ours.height >= 0 && ours.tipHash !== null) {
       const nodeHash =
         ours.height <= nodeHeight ? (await this.o.daemon.blockHashes(ours.height, 1))[0] : '';
@@ -198,6 +206,23 @@ export class Sync {
     }
     this.restoreIndexes();
     this.reportCaughtUp(ours.height, ours.tipHash, ours.txCount);
+    return true;
+  }
+
+  // A node lower than the index whose tip is one of our blocks is catching up (restarted with
+  // -reindex, still loading its block files): wait for it, as ElectrumX does, rather than unwind
+  // blocks that are still valid. Logged once per episode.
+  private async nodeBehindOnOurChain(nodeHeight: number): Promise<boolean> {
+    const [nodeHash] = await this.o.daemon.blockHashes(nodeHeight, 1);
+    const row = this.o.db.prepare('SELECT hash FROM headers WHERE height = ?').get(nodeHeight) as
+      | { hash: Uint8Array }
+      | undefined;
+    if (row === undefined || nodeHash !== hashToHex(row.hash)) return false;
+    if (!this.nodeBehind) {
+      const height = this.o.db.readChainState().height;
+      log.warn('node_behind', { node_height: nodeHeight, height, waiting: true });
+    }
+    this.nodeBehind = true;
     return true;
   }
 

@@ -133,6 +133,29 @@ describe('indexer reorgs', () => {
     expectIndexMatchesReference(dbPath, readReferenceChain(records, 'sha256d'));
   });
 
+  it('waits for a node that falls behind on the same chain, even past REORG_LIMIT', async () => {
+    const node = await simNode(bch, chainA);
+    const { run, dbPath } = indexer(node, bch, { REORG_LIMIT: '2' });
+    const tipA = chainA.length - 1;
+    await run.waitFor(caughtUpAt(tipA));
+    const before = tableDigests(dbPath, CHAIN_TABLES);
+    // As a node restarted with -reindex: the same chain, 5 blocks short (more than the limit).
+    node.reorg(tipA - 5, []);
+    const behind = await run.waitFor((e) => e.event === 'node_behind');
+    expect(behind).toMatchObject({ node_height: tipA - 5, height: tipA });
+    // Several polls later: nothing unwound, still running.
+    await new Promise((done) => setTimeout(done, 1_000));
+    expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(before);
+    node.addBlocks(chainA.slice(tipA - 4));
+    node.mine();
+    await run.waitFor(caughtUpAt(tipA + 1, node.tipHash()));
+    expect(await stopIndexer(run)).toBe(0);
+    const events = run.events.map((e) => e.event);
+    expect(events.filter((event) => event === 'node_behind')).toHaveLength(1);
+    expect(events).toContain('node_behind_over');
+    expect(events).not.toContain('reorg');
+  });
+
   it('stops without touching the index when a reorg is deeper than REORG_LIMIT', async () => {
     const node = await simNode(bch, chainA);
     const { run, dbPath } = indexer(node, bch, { REORG_LIMIT: '2' });
