@@ -58,19 +58,30 @@ export async function findForkHeight(
   );
 }
 
-/** Unwinds every block above `forkHeight` in one transaction and logs the reorg. */
-export function unwindTo(db: IndexDb, coin: Coin, reorgLimit: number, forkHeight: number): void {
+/**
+ * Unwinds every block above `forkHeight` in one transaction and logs the reorg. `nodeHeight`, the
+ * height of the branch that follows, spares rebuilding undo rows it would prune again.
+ */
+export function unwindTo(
+  db: IndexDb,
+  coin: Coin,
+  reorgLimit: number,
+  forkHeight: number,
+  nodeHeight = -1
+): void {
   const fromHeight = db.readChainState().height;
   const started = Date.now();
   let undoRebuilt = 0;
   db.transaction(() => {
     // The notifier keeps this unwind's rows back until the new branch and mempool are in.
     holdNotices(db);
+    // Rows an earlier, smaller REORG_LIMIT pruned: the unwind needs each block's.
+    undoRebuilt = restorePrunedUndo(db, coin, reorgLimit);
     for (let height = fromHeight; height > forkHeight; height--) {
       unwindTipBlock(db, coin, reorgLimit);
     }
     // Undo rows were pruned for the old tip; the next branch may not grow back past it.
-    undoRebuilt = restorePrunedUndo(db, coin, reorgLimit);
+    undoRebuilt += restorePrunedUndo(db, coin, reorgLimit, nodeHeight);
     // Mempool txs spending outputs of unwound txs leave; the next refresh adds back what the
     // node returned to its mempool.
     settleMempool(db, coin, reorgLimit);

@@ -230,7 +230,7 @@ export class Sync {
     const { db, daemon, coin, reorgLimit } = this.o;
     const fork = await findForkHeight(db, daemon, ourHeight, nodeHeight, reorgLimit);
     const startedMs = performance.now();
-    unwindTo(db, coin, reorgLimit, fork);
+    unwindTo(db, coin, reorgLimit, fork, nodeHeight);
     const durationMs = performance.now() - startedMs;
     this.o.observer?.committed?.({ height: fork, blocks: 0, txs: 0, durationMs });
   }

@@ -67,12 +67,19 @@ export function undoRecordsOf(db: IndexDb, coin: Coin, height: number): IndexedO
 /**
  * Writes the undo rows missing among the last `reorgLimit` blocks below and at the tip, as a sync
  * that ended at this tip would hold them; returns how many it wrote. Rows are pruned against the
- * highest tip the index reached, so after a reorg to a shorter branch the oldest would otherwise
- * be gone. Run inside the reorg's transaction.
+ * highest tip the index reached (and an earlier run may have had a smaller limit), so after a
+ * reorg to a shorter branch the oldest would otherwise be gone. With `reaching`, the height the
+ * index is about to grow to (the node's), rows that growth would prune again are left out.
+ * Run inside the reorg's transaction.
  */
-export function restorePrunedUndo(db: IndexDb, coin: Coin, reorgLimit: number): number {
+export function restorePrunedUndo(
+  db: IndexDb,
+  coin: Coin,
+  reorgLimit: number,
+  reaching = -1
+): number {
   const tip = db.readChainState().height;
-  const lowest = Math.max(0, tip - reorgLimit + 1);
+  const lowest = Math.max(0, Math.max(tip, reaching) - reorgLimit + 1);
   const rows = db.prepare('SELECT height FROM undo WHERE height >= ?').all(lowest) as {
     height: number;
   }[];

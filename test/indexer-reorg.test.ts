@@ -2,7 +2,7 @@
 // forking at genesis, and a reorg deeper than REORG_LIMIT. After a reorg the chain tables equal a
 // clean sync of the winning chain.
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin, type Coin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
@@ -88,7 +88,8 @@ describe('indexer reorgs', () => {
   it('moves to a shorter winning branch with the undo rows a clean sync of it holds', async () => {
     // REORG_LIMIT=4 keeps undo rows for the 4 highest blocks. On the 114-block chain they are
     // 110-113; the winner forks at 110 and ends at 111, where a clean sync holds 108-111: the
-    // rows of 108 and 109 (blocks spending earlier outputs) were pruned and must be rebuilt.
+    // rows of 108 and 109 (blocks spending earlier outputs) were pruned and must be rebuilt
+    // (107 would be pruned again by block 111: not rebuilt).
     const settings = { REORG_LIMIT: '4' };
     const long = growChain(bch, base, 10, 5, 'long-branch');
     const tip = long.length - 1;
@@ -101,12 +102,43 @@ describe('indexer reorgs', () => {
     node.reorg(fork, winner.slice(fork + 1));
     await run.waitFor(caughtUpAt(winner.length - 1, node.tipHash()));
     const reorg = await run.waitFor((e) => e.event === 'reorg');
-    expect(reorg).toMatchObject({ from_height: tip, fork_height: fork, undo_rebuilt: 3 });
+    expect(reorg).toMatchObject({ from_height: tip, fork_height: fork, undo_rebuilt: 2 });
     expect(await stopIndexer(run)).toBe(0);
 
     const clean = await cleanSyncDigests(bch, winner, settings);
     expect(tableDigests(dbPath, CHAIN_TABLES)).toEqual(clean);
     expectIndexMatchesReference(dbPath, readReferenceChain(winner, 'sha256d'));
+  });
+
+  it('unwinds past undo rows a smaller REORG_LIMIT pruned, once the limit is raised', async () => {
+    const long = growChain(bch, base, 10, 5, 'raised-limit');
+    const tip = long.length - 1;
+    const node = await simNode(bch, long);
+    const first = indexer(node, bch, { REORG_LIMIT: '3' });
+    await first.run.waitFor(caughtUpAt(tip));
+    expect(await stopIndexer(first.run)).toBe(0);
+    // The same index, now with REORG_LIMIT=6, meets a reorg 5 deep: rows 109-110 were pruned.
+    const fork = tip - 5;
+    const winner = growChain(bch, long.slice(0, fork + 1), 6, 4, 'raised-winner', 7);
+    const settings = { DAEMON_URL: node.url, COIN: bch.name, NET: bch.net, REORG_LIMIT: '6' };
+    const run = startIndexer({ ...settings, DB_DIRECTORY: dirname(first.dbPath) });
+    cleanups.push(async () => {
+      const running = (await Promise.race([run.exited, Promise.resolve(null)])) === null;
+      if (running) await stopIndexer(run);
+    });
+    await run.waitFor(caughtUpAt(tip));
+    node.reorg(fork, winner.slice(fork + 1));
+    await run.waitFor(caughtUpAt(winner.length - 1, node.tipHash()));
+    const reorg = await run.waitFor((e) => e.event === 'reorg');
+    expect(reorg).toMatchObject({ fork_height: fork, depth: 5 });
+    expect(await stopIndexer(run)).toBe(0);
+    // The loser's txs the winner lacks went back to the node's mempool (and so into statuses):
+    // the confirmed tables are compared.
+    const confirmed = ['headers', 'txs', 'history', 'utxos', 'refs', 'undo'];
+    const clean = await cleanSyncDigests(bch, winner, { REORG_LIMIT: '6' });
+    const expected = Object.fromEntries(confirmed.map((table) => [table, clean[table]]));
+    expect(tableDigests(first.dbPath, confirmed)).toEqual(expected);
+    expect(reorg).toMatchObject({ undo_rebuilt: 3 });
   });
 
   it('follows the real btcd side chain forking at mainnet genesis (depth 4)', async () => {
