@@ -62,7 +62,7 @@ function readConfig(): IndexerConfig {
     const config = loadConfig();
     setLogLevel(config.logLevel);
     for (const { name, suggestion } of misspelledSettings()) {
-      log.warn('unknown_setting', { name, did_you_mean: suggestion });
+      log.warn('unknown_setting', { setting: name, did_you_mean: suggestion });
     }
     return config;
   } catch (error) {

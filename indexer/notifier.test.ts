@@ -174,8 +174,15 @@ describe('notifier', () => {
   });
 
   it('retries refused posts with growing delays from the last acknowledged row', async () => {
+    const lines: string[] = [];
+    const log: NotifierLog = {
+      debug() {},
+      info: (event) => lines.push(event),
+      warn: (event, fields) => lines.push(`${event} ${String(fields?.error)}`),
+      error: (event, fields) => lines.push(`${event} ${String(fields?.error)}`),
+    };
     commit(1);
-    const running = start();
+    const running = start({ log });
     await waitFor('row 1', () => worker.acceptedSeqs().includes(1));
     worker.failNext = [503, 500, 401, 503];
     commit(2);
@@ -189,6 +196,31 @@ describe('notifier', () => {
     const gaps = carrying2.slice(1).map((post, i) => post.atMs - (carrying2[i]?.atMs ?? 0));
     // Base 20 ms doubling: at least 20, 40, 80, 160 ms (timers never fire early).
     gaps.forEach((gapMs, i) => expect(gapMs).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
+    // One line per change of complaint, not one per retry; then one when it recovers.
+    expect(lines.filter((line) => line !== 'notifier_resumed')).toEqual([
+      'notify_failed HTTP 503',
+      'notify_failed HTTP 500',
+      'notify_unauthorized HTTP 401',
+      'notify_failed HTTP 503',
+      'notify_recovered',
+    ]);
+  });
+
+  it('logs an unreachable Worker once, with the cause fetch gives', async () => {
+    const lines: { event: string; error: string }[] = [];
+    const log: NotifierLog = {
+      ...quietLog,
+      warn: (event, fields) => lines.push({ event, error: String(fields?.error) }),
+    };
+    commit(1);
+    await worker.stop();
+    start({ log });
+    // The retry delays top out at 200 ms here: a second or so is several attempts.
+    await new Promise((done) => setTimeout(done, 1_200));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.event).toBe('notify_resume_failed');
+    expect(lines[0]?.error).toMatch(/ECONNREFUSED/);
+    await worker.start();
   });
 
   it('resumes after the seq the Worker holds, and resets when it knew another index', async () => {

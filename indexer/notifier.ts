@@ -134,8 +134,11 @@ function settingsOf(options: NotifierOptions): Settings {
   };
 }
 
+// fetch's own message is "fetch failed"; what failed is in its cause (ECONNREFUSED and so on).
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
 }
 
 class ChangeNotifier implements Notifier {
@@ -149,6 +152,7 @@ class ChangeNotifier implements Notifier {
   #reset = false;
   #maxBodyBytes: number;
   #failures = 0;
+  #lastFailure = '';
   #closed = false;
   #woken = false;
   #signal: (() => void) | null = null;
@@ -278,15 +282,20 @@ class ChangeNotifier implements Notifier {
     return Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** doublings);
   }
 
+  // Logged when the complaint changes, not on every retry: the Worker can be away for hours.
   #failed(event: string, error: unknown, fields: LogFields = {}, level: 'warn' | 'error' = 'warn') {
     this.#failures += 1;
-    const detail = { ...fields, error: message(error), attempts: this.#failures };
+    const reason = `${event}: ${message(error)}`;
+    if (reason === this.#lastFailure) return;
+    this.#lastFailure = reason;
+    const detail = { ...fields, url: this.#o.url, error: message(error), attempts: this.#failures };
     this.#log[level](event, { ...detail, retry_ms: this.#retryDelayMs() });
   }
 
   #succeeded(): void {
     if (this.#failures > 0) this.#log.info('notify_recovered', { attempts: this.#failures });
     this.#failures = 0;
+    this.#lastFailure = '';
   }
 
   async #waitForWake(): Promise<void> {

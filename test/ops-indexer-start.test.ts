@@ -81,10 +81,14 @@ describe('one indexer per DB_DIRECTORY', () => {
     const dir = processes.tempDir();
     const stale = deadPid();
     writeFileSync(join(dir, 'index.db.lock'), `${stale}\n`);
-    const run = startIndexer(indexerEnv(node, coin, dir));
+    // A misspelled setting too: warned about by its own field, the logger's name intact.
+    const run = startIndexer({ ...indexerEnv(node, coin, dir), FLUSH_BLOCK: '5' });
     await run.waitFor(caughtUpAt(TIP), 60_000);
     const warning = run.events.find((event) => event.event === 'stale_lock_taken_over');
     expect(warning).toMatchObject({ level: 'warn', pid: stale });
+    const typo = run.events.find((event) => event.event === 'unknown_setting');
+    expect(typo).toMatchObject({ name: 'indexer', setting: 'FLUSH_BLOCK' });
+    expect(typo).toMatchObject({ did_you_mean: 'FLUSH_BLOCKS' });
     expect(await stopIndexer(run)).toBe(0);
     expect(existsSync(join(dir, 'index.db.lock'))).toBe(false);
   }, 90_000);
