@@ -296,4 +296,28 @@ describe('push notifications', () => {
     expect(wake).toContain('"checked":1');
     expect(wake).toContain('"sent":0');
   }, 60_000);
+
+  it('announces new tips after the feed starts over (an index rebuilt or restored)', async () => {
+    const watcher = await wallet();
+    await watcher.call(HEADERS, []);
+    const header = (height: number): string => stack.simNode.blockHex(height).slice(0, 160);
+    const noticeOfTip = (seq: number, reset: boolean): Record<string, unknown> => {
+      const height = stack.simNode.tipHeight();
+      const [tipHash, headerHex] = [stack.simNode.tipHash(), header(height)];
+      return { seq, height, tip_hash: tipHash, header_hex: headerHex, hashxes: [], reset };
+    };
+    // A tip announced under a high seq of the old feed...
+    stack.simNode.mine();
+    await stack.waitForIndexHeight(stack.simNode.tipHeight());
+    expect((await postNotice(noticeOfTip(lastChangeSeq() + 5_000, false))).status).toBe(200);
+    await watcher.waitForCount(1, NOTIFY_TIMEOUT_MS);
+    // ...then the index starts over at seq 1 (the notifier marks that notice `reset`).
+    stack.simNode.mine();
+    const height = stack.simNode.tipHeight();
+    await stack.waitForIndexHeight(height);
+    expect((await postNotice(noticeOfTip(1, true))).status).toBe(200);
+    await watcher.waitForCount(2, NOTIFY_TIMEOUT_MS);
+    expect(watcher.notifications[1]?.params).toEqual([{ hex: header(height), height }]);
+    watcher.close();
+  }, 60_000);
 });

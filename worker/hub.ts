@@ -128,7 +128,8 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     const state = this.#store.state();
     let lastSeq = state.seq;
     const first = notices[0];
-    if (first?.reset === true) {
+    const reset = first?.reset === true;
+    if (reset) {
       this.#log.info('hub_feed_reset', { from_seq: lastSeq, to_seq: first.seq - 1 });
       lastSeq = first.seq - 1;
       this.#store.resetBehind(lastSeq);
@@ -150,7 +151,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
       await this.#catchUp(plan, shard, lastSeq, firstFresh.seq - 1);
     }
     const fanOutMs = Date.now();
-    const failed = await this.#wakeAll(plan, fresh, tip, firstFresh.seq - 1);
+    const failed = await this.#wakeAll(plan, fresh, tip, firstFresh.seq - 1, reset);
     const doneSeq = completedSeq(fresh, lastSeq);
     this.#store.advance(doneSeq, startedMs, lastFresh.more ? null : lastFresh.tipHash, tip);
     if (this.#log.debugEnabled) {
@@ -219,7 +220,13 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
   // Wakes every planned session; returns how many failed (they are queued for the alarm).
   // TODO(scale): a deployed Worker counts each wake as a subrequest of this invocation; a shard
   // with more affected sessions than the account's subrequest limit needs its fan-out split.
-  async #wakeAll(plan: WakePlan, notices: Notice[], tip: TipNotice | null, missedAfter: number) {
+  async #wakeAll(
+    plan: WakePlan,
+    notices: Notice[],
+    tip: TipNotice | null,
+    missedAfter: number,
+    feedReset: boolean
+  ) {
     const seq = notices.at(-1)?.seq ?? missedAfter;
     const sessions = [...new Set([...plan.hashxes.keys(), ...plan.all])];
     const behind = this.#store.behindOf(sessions);
@@ -237,6 +244,7 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         tip,
         afterSeq: earlier?.afterSeq ?? null,
         all: plan.all.has(session) || earlier?.all === true,
+        feedReset: feedReset || earlier?.all === true,
         commitMs: notices.at(-1)?.commitMs ?? null,
       };
       const result = await this.#wake(session, wake);
@@ -300,6 +308,8 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
         tip: state.tip,
         afterSeq: entry.afterSeq,
         all: entry.all,
+        // A reset marks every waiting retry `all` (HubStore.resetBehind).
+        feedReset: entry.all,
         commitMs: null,
       };
       const result = await this.#wake(entry.session, wake);

@@ -160,6 +160,7 @@ export class SessionNotifier {
     const startedMs = Date.now();
     return this.#serial(async () => {
       const ranMs = Date.now();
+      if (wake.feedReset) this.#forgetTipSeq();
       const out = new Outbox();
       await this.#settleOwed(null, out);
       const hexes = await this.#missedHashes(wake);
@@ -279,6 +280,15 @@ export class SessionNotifier {
     const last = this.#lastTip();
     if (last?.headerHex === told.headerHex) return;
     this.#saveTip({ seq: last?.seq ?? 0, headerHex: told.headerHex });
+  }
+
+  // The feed started over: the last announced tip keeps its header (no repeat of the same tip)
+  // but loses its seq, which the new feed's seqs may be far below.
+  #forgetTipSeq(): void {
+    const last = this.#lastTip();
+    if (last === null) return;
+    this.#announced = { seq: 0, headerHex: last.headerHex };
+    this.#ctx.storage.sql.exec('UPDATE notify_tip SET seq = 0');
   }
 
   #saveTip(tip: Announced): void {

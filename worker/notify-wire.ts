@@ -68,6 +68,12 @@ export interface SessionWake {
   afterSeq: number | null;
   /** Re-check every subscription (the hub itself fell behind the pruned change feed). */
   all: boolean;
+  /**
+   * The feed started over (the index was rebuilt or restored: its seqs are lower than those
+   * already announced), or may have: the session forgets the seq of the last tip it announced,
+   * so tips of the new feed are not taken for old ones.
+   */
+  feedReset: boolean;
   /** The newest covered notice's commit time (indexer clock, ms), for latency figures only. */
   commitMs: number | null;
 }
