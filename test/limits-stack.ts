@@ -80,7 +80,10 @@ export function buildSyntheticIndex(dbPath: string, bigHistory: number): Synthet
     const insertStatus = db.prepare('INSERT INTO status VALUES (?, ?, NULL, ?)');
     insertStatus.run(big, sha256(Buffer.from('big status')), bigHistory);
     insertStatus.run(small, sha256(Buffer.from('small status')), 3);
-    db.prepare('INSERT INTO chain_state VALUES (0, ?, ?, ?, ?, ?, 0, ?)').run(
+    const chainState =
+      'INSERT INTO chain_state (id, coin, net, height, tip_hash, tx_count, ' +
+      'last_change_seq, relay_fee) VALUES (0, ?, ?, ?, ?, ?, 0, ?)';
+    db.prepare(chainState).run(
       'BitcoinCash',
       'regtest',
       tipHeight,

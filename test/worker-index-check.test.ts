@@ -206,7 +206,10 @@ describe('a Worker pointed at an index whose genesis block is not its chain', ()
     const dbPath = join(tempDir(), 'index.db');
     writeMigratedIndex(dbPath, (db) => {
       db.prepare('INSERT INTO headers VALUES (0, ?, ?, 0, 0)').run(fakeGenesis, Buffer.alloc(80));
-      db.prepare('INSERT INTO chain_state VALUES (0, ?, ?, 0, ?, 0, 0, NULL)').run(
+      const chainState =
+        'INSERT INTO chain_state (id, coin, net, height, tip_hash, tx_count, ' +
+        'last_change_seq) VALUES (0, ?, ?, 0, ?, 0, 0)';
+      db.prepare(chainState).run(
         'BitcoinCash',
         'mainnet',
         fakeGenesis
@@ -232,6 +235,29 @@ describe('a Worker pointed at an index whose genesis block is not its chain', ()
     expect(body).toMatchObject({ ok: false, reason });
     const reply = await postRpc(worker, 'server.features', []);
     expect(reply.error).toEqual(INTERNAL_ERROR);
+  });
+});
+
+describe('a Worker whose index token is wrong', () => {
+  let worker: WranglerProcess;
+
+  beforeAll(async () => {
+    const dbPath = join(tempDir(), 'index.db');
+    writeMigratedIndex(dbPath, () => {});
+    const served = await startLoopbackIndexServer(dbPath);
+    cleanups.push(() => served.server.close());
+    worker = await startWorker({
+      LIBSQL_URL: served.server.url,
+      LIBSQL_AUTH_TOKEN: `${served.token}-not-it`,
+      COIN: 'BitcoinCash',
+      NET: 'regtest',
+    });
+  }, ANSWER_TIMEOUT_MS + 30_000);
+
+  it('says in /health that the index refused the token, not that it is unreachable', async () => {
+    const { status, body } = await health(worker);
+    expect(status).toBe(503);
+    expect(body).toMatchObject({ ok: false, error: 'index refused LIBSQL_AUTH_TOKEN' });
   });
 });
 

@@ -105,7 +105,10 @@ function writeChain(db: Database.Database, chain: ReferenceChain): Map<string, n
     }
   }
   const tipHash = internal(chain.blockHashes[TIP_HEIGHT] ?? '');
-  db.prepare('INSERT INTO chain_state VALUES (0, ?, ?, ?, ?, ?, 0, ?)').run(
+  const chainState =
+    'INSERT INTO chain_state (id, coin, net, height, tip_hash, tx_count, ' +
+    'last_change_seq, relay_fee) VALUES (0, ?, ?, ?, ?, ?, 0, ?)';
+  db.prepare(chainState).run(
     'BitcoinCash',
     'regtest',
     TIP_HEIGHT,

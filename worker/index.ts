@@ -82,7 +82,11 @@ app.get('/health', async (c) => {
     return c.json({ ok: true, ...base, height: tip === null ? -1 : tip.height });
   } catch (error) {
     createLogger(c.env.LOG_LEVEL).error('health_index_unreachable', describeError(error));
-    return c.json({ ok: false, ...base, error: 'index unreachable' }, 503);
+    // The index server (ours or sqld) answers a bad token with 401: a setting to fix, not an
+    // outage to wait out.
+    const refused = /\bUNAUTHORIZED\b|\b401\b/.test(String(describeError(error).error ?? ''));
+    const reason = refused ? 'index refused LIBSQL_AUTH_TOKEN' : 'index unreachable';
+    return c.json({ ok: false, ...base, error: reason }, 503);
   }
 });
 
