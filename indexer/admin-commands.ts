@@ -9,7 +9,7 @@ import { BAD_REQUEST, RpcError, describeValue } from '../core/protocol/errors.ts
 import { scriptHash } from '../core/script.ts';
 import type { AdminHandler } from './admin-rpc.ts';
 import type { AuthorizedUrl } from './config.ts';
-import type { IndexDb } from './db.ts';
+import { indexExists, type IndexDb } from './db.ts';
 import { log, logLevel, setLogLevel } from './log.ts';
 import { parseLogLevel } from './logger.ts';
 import { unwindTo } from './reorg.ts';
@@ -126,10 +126,10 @@ function reorg(deps: AdminCommandDeps, params: readonly unknown[]): Record<strin
     const shown = describeValue(count, 20);
     throw badRequest(`reorg count ${shown} must be an integer from 1 to ${most}`);
   }
-  if (deps.db.sqlite.inTransaction) {
-    throw badRequest('the indexer is writing a flush of blocks; try again once it has caught up');
+  if (deps.db.sqlite.inTransaction || !indexExists(deps.db.sqlite, 'txs_by_txid')) {
+    throw badRequest('the indexer is in initial sync; try again once it has caught up');
   }
-  unwindTo(deps.db, deps.coin, deps.reorgLimit, height - count);
+  unwindTo(deps.db, deps.coin, deps.reorgLimit, height - count, deps.nodeHeight() ?? -1);
   const now = deps.db.readChainState().height;
   deps.onUnwound?.(now);
   const note = 'the sync applies the node blocks again at its next poll';

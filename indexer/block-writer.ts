@@ -76,8 +76,10 @@ export class BlockWriter {
   private tipState: Tip = { height: -1, hash: null, txCount: 0, lastChangeSeq: 0 };
   /**
    * Blocks at or below this height get no undo row: the node's tip is already more than
-   * REORG_LIMIT above them, so endFlush would prune the row before any reorg could use it
-   * (set by sync during initial sync; -1 writes every row).
+   * REORG_LIMIT above them, so the row would be pruned before the index reaches the part of the
+   * chain where a reorg of up to REORG_LIMIT blocks can happen; the rare unwind down here (the
+   * node reorganises deeper than its lead) rebuilds the rows it needs from txs (undo-rebuild.ts).
+   * Set by sync during initial sync; -1 writes every row.
    */
   undoFloor = -1;
 

@@ -196,7 +196,9 @@ describe('notifier', () => {
     const gaps = carrying2.slice(1).map((post, i) => post.atMs - (carrying2[i]?.atMs ?? 0));
     // Base 20 ms doubling: at least 20, 40, 80, 160 ms (timers never fire early).
     gaps.forEach((gapMs, i) => expect(gapMs).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
-    // One line per change of complaint, not one per retry; then one when it recovers.
+    // One line per change of complaint, not one per retry; then one when it recovers (logged
+    // once the notifier has read the answer the Worker already recorded).
+    await waitFor('notify_recovered', () => lines.includes('notify_recovered'));
     expect(lines.filter((line) => line !== 'notifier_resumed')).toEqual([
       'notify_failed HTTP 503',
       'notify_failed HTTP 500',

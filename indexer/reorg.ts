@@ -61,6 +61,7 @@ export async function findForkHeight(
 /**
  * Unwinds every block above `forkHeight` in one transaction and logs the reorg. `nodeHeight`, the
  * height of the branch that follows, spares rebuilding undo rows it would prune again.
+ * Needs txs_by_txid (a missing undo row is rebuilt by looking spent txs up by txid).
  */
 export function unwindTo(
   db: IndexDb,
@@ -75,13 +76,16 @@ export function unwindTo(
   db.transaction(() => {
     // The notifier keeps this unwind's rows back until the new branch and mempool are in.
     holdNotices(db);
-    // Rows an earlier, smaller REORG_LIMIT pruned: the unwind needs each block's.
-    undoRebuilt = restorePrunedUndo(db, coin, reorgLimit);
+    // The unwind needs the row of every block above the fork (one may be missing: an earlier,
+    // smaller REORG_LIMIT, or blocks synced far below the node's tip).
+    undoRebuilt = restorePrunedUndo(db, coin, forkHeight + 1, fromHeight);
     for (let height = fromHeight; height > forkHeight; height--) {
       unwindTipBlock(db, coin, reorgLimit);
     }
-    // Undo rows were pruned for the old tip; the next branch may not grow back past it.
-    undoRebuilt += restorePrunedUndo(db, coin, reorgLimit, nodeHeight);
+    // Rows pruned for the old tip that the branch to come (up to the node's height) keeps: a
+    // shorter branch would otherwise leave them missing for good.
+    const keptFrom = Math.max(forkHeight, nodeHeight) - reorgLimit + 1;
+    undoRebuilt += restorePrunedUndo(db, coin, keptFrom, fromHeight - reorgLimit);
     // Mempool txs spending outputs of unwound txs leave; the next refresh adds back what the
     // node returned to its mempool.
     settleMempool(db, coin, reorgLimit);

@@ -229,6 +229,8 @@ export class Sync {
   private async reorg(ourHeight: number, nodeHeight: number): Promise<void> {
     const { db, daemon, coin, reorgLimit } = this.o;
     const fork = await findForkHeight(db, daemon, ourHeight, nodeHeight, reorgLimit);
+    // Rebuilding a missing undo row looks spent txs up by txid: not with a table scan each.
+    this.restoreIndexes();
     const startedMs = performance.now();
     unwindTo(db, coin, reorgLimit, fork, nodeHeight);
     const durationMs = performance.now() - startedMs;

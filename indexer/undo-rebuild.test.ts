@@ -82,7 +82,7 @@ describe('undo rows rebuilt from the txs table', () => {
     db.close();
   });
 
-  it('restores exactly the pruned rows within the limit below the tip, and nothing else', () => {
+  it('restores exactly the missing rows of the heights asked for, and nothing else', () => {
     const coin = getCoin('Radiant', 'regtest');
     const { hexes } = generatedRadiantChain(30, 8, 11);
     const db = indexOf(coin, hexes, 5, 1000);
@@ -90,11 +90,11 @@ describe('undo rows rebuilt from the txs table', () => {
     const tip = hexes.length - 1;
     // As if the rows had been pruned for a tip 6 blocks higher with REORG_LIMIT 10.
     db.prepare('DELETE FROM undo WHERE height <= ?').run(tip - 4);
-    const written = db.transaction(() => restorePrunedUndo(db, coin, 10));
+    const written = db.transaction(() => restorePrunedUndo(db, coin, tip - 9, tip));
     expect(written).toBe(6);
     const expected = [...all].filter(([height]) => height > tip - 10);
     expect([...storedUndo(db)]).toEqual(expected);
-    expect(db.transaction(() => restorePrunedUndo(db, coin, 10))).toBe(0);
+    expect(db.transaction(() => restorePrunedUndo(db, coin, tip - 9, tip))).toBe(0);
     db.close();
   });
 });

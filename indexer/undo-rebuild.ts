@@ -65,28 +65,20 @@ export function undoRecordsOf(db: IndexDb, coin: Coin, height: number): IndexedO
 }
 
 /**
- * Writes the undo rows missing among the last `reorgLimit` blocks below and at the tip, as a sync
- * that ended at this tip would hold them; returns how many it wrote. Rows are pruned against the
- * highest tip the index reached (and an earlier run may have had a smaller limit), so after a
- * reorg to a shorter branch the oldest would otherwise be gone. With `reaching`, the height the
- * index is about to grow to (the node's), rows that growth would prune again are left out.
- * Run inside the reorg's transaction.
+ * Writes the undo rows missing at heights `from..to` (blocks of the index); returns how many it
+ * wrote. Rows go missing when pruned for a higher tip than the index now has (a reorg to a shorter
+ * branch), under an earlier, smaller REORG_LIMIT, or never written (blocks far below the node's
+ * tip during initial sync). Run inside the reorg's transaction.
  */
-export function restorePrunedUndo(
-  db: IndexDb,
-  coin: Coin,
-  reorgLimit: number,
-  reaching = -1
-): number {
-  const tip = db.readChainState().height;
-  const lowest = Math.max(0, Math.max(tip, reaching) - reorgLimit + 1);
-  const rows = db.prepare('SELECT height FROM undo WHERE height >= ?').all(lowest) as {
-    height: number;
-  }[];
+export function restorePrunedUndo(db: IndexDb, coin: Coin, from: number, to: number): number {
+  const lowest = Math.max(0, from);
+  const rows = db
+    .prepare('SELECT height FROM undo WHERE height >= ? AND height <= ?')
+    .all(lowest, to) as { height: number }[];
   const present = new Set(rows.map((row) => row.height));
   const insert = db.prepare('INSERT INTO undo (height, data) VALUES (?, ?)');
   let written = 0;
-  for (let height = lowest; height <= tip; height++) {
+  for (let height = lowest; height <= to; height++) {
     if (present.has(height)) continue;
     insert.run(height, encodeUndo(undoRecordsOf(db, coin, height)));
     written += 1;
