@@ -318,6 +318,19 @@ describe('push notifications', () => {
     expect((await postNotice(noticeOfTip(1, true))).status).toBe(200);
     await watcher.waitForCount(2, NOTIFY_TIMEOUT_MS);
     expect(watcher.notifications[1]?.params).toEqual([{ hex: header(height), height }]);
+    // A reset whose tip the sessions already have (another index at the same height): nothing
+    // to announce, but the next tip of the new feed still goes out.
+    stack.simNode.mine();
+    await stack.waitForIndexHeight(stack.simNode.tipHeight());
+    expect((await postNotice(noticeOfTip(9_000, false))).status).toBe(200);
+    await watcher.waitForCount(3, NOTIFY_TIMEOUT_MS);
+    expect((await postNotice(noticeOfTip(1, true))).status).toBe(200);
+    stack.simNode.mine();
+    const next = stack.simNode.tipHeight();
+    await stack.waitForIndexHeight(next);
+    expect((await postNotice(noticeOfTip(2, false))).status).toBe(200);
+    await watcher.waitForCount(4, NOTIFY_TIMEOUT_MS);
+    expect(watcher.notifications[3]?.params).toEqual([{ hex: header(next), height: next }]);
     watcher.close();
   }, 60_000);
 });

@@ -143,7 +143,9 @@ export class Hub extends DurableObject<HubEnv> implements HubRpc {
     // behind the output gate until the write is durable.
     this.#plannedAtMs = startedMs;
     const tip = newTipOf(fresh, state.tip);
-    const plan = this.#plan(fresh, tip !== null);
+    // After a reset every headers subscriber is woken, even for a tip it has: its last
+    // announced seq belongs to the old feed and must go (SessionWake.feedReset).
+    const plan = this.#plan(fresh, tip !== null || reset);
     // A gap before this batch (the feed was pruned, or the notifier resumed past this hub): read
     // what this shard missed from the index itself. A hub that never had a notice cannot name
     // what its sessions missed since they registered, so they re-check everything once.
