@@ -101,6 +101,11 @@ describe('sim-node CLI', () => {
     }).catch((error: { code: number; stderr: string }) => error);
     expect('code' in failed && failed.code).toBe(1);
     expect((failed as { stderr: string }).stderr).toContain('TX decode failed');
+    const wrongPassword = url.replace(':pw@', ':nope@');
+    const refused = await run(process.execPath, [...CLI, 'mine', '--url', wrongPassword], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect((refused as { stderr: string }).stderr).toContain('wrong user or password');
     const { stdout } = await run(process.execPath, [...CLI, '--help'], { cwd: ROOT });
     expect(stdout).toContain('npm run sim-node -- mine --url URL');
   });

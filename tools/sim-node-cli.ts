@@ -88,6 +88,9 @@ async function reorg(url: string, values: Values): Promise<unknown> {
   const depth = wholeNumber(values.depth, 'depth');
   if (depth === undefined) throw new Error('reorg needs --depth N');
   const tipHeight = (await callNode(url, 'getblockcount')) as number;
+  if (depth > tipHeight) {
+    throw new Error(`--depth ${depth} is more than the node's height ${tipHeight}`);
+  }
   const count = wholeNumber(values.count, 'count') ?? depth + 1;
   return callNode(url, 'sim_reorg', [tipHeight - depth, count]);
 }

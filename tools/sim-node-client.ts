@@ -43,11 +43,15 @@ export async function callNode(
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
+  if (response.status === 401) {
+    throw new Error('HTTP 401 from the node: wrong user or password in the URL');
+  }
   let reply: { result?: unknown; error?: { code: number; message: string } | null };
   try {
     reply = JSON.parse(text) as typeof reply;
   } catch {
-    throw new Error(`HTTP ${response.status} from the node, not JSON: ${text.slice(0, 120)}`);
+    const body = text === '' ? 'an empty body' : text.slice(0, 120);
+    throw new Error(`HTTP ${response.status} from the node, not JSON: ${body}`);
   }
   if (reply.error !== null && reply.error !== undefined) {
     throw new NodeCallError(reply.error.code, reply.error.message, response.status);
