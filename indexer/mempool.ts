@@ -1,6 +1,6 @@
 // Follows the node's mempool: polls getrawmempool, fetches the new txs, and applies each change as
 // one SQLite transaction, only while the index stands at the node's tip.
-import { hashToHex } from '../core/bytes.ts';
+import { hashToHex, hexToHash } from '../core/bytes.ts';
 import type { Coin } from '../core/coins.ts';
 import { parseTx, type Tx } from '../core/tx.ts';
 import { DaemonRpcError, DaemonStoppedError, type Daemon } from './daemon.ts';
@@ -51,7 +51,9 @@ export interface MempoolHandle {
   readonly stopped: Promise<void>;
 }
 
-type Outcome = 'applied' | 'unchanged' | 'behind' | 'failed';
+// 'behind': the index is about to move (sync has blocks to apply), look again soon;
+// 'node_behind': the node is below our tip on our chain (sync waits for it), look at the poll.
+type Outcome = 'applied' | 'unchanged' | 'behind' | 'node_behind' | 'failed';
 
 interface NodeSnapshot {
   tipHex: string;
@@ -176,17 +178,21 @@ class MempoolFollower implements MempoolHandle {
   private async refresh(): Promise<Outcome> {
     const ours = this.o.db.readChainState();
     if (ours.tipHash === null) return 'behind';
-    const snapshot = await this.snapshot(hashToHex(ours.tipHash));
+    const snapshot = await this.snapshot();
     if (snapshot === null) return 'behind';
+    if (snapshot.tipHex !== hashToHex(ours.tipHash)) {
+      return this.belowOurTip(snapshot.tipHex, ours.height) ? 'node_behind' : 'behind';
+    }
     const inNode = new Set(snapshot.txids);
     this.forgetGone(inNode);
     const stored = this.readStored(ours.lastChangeSeq);
     const wanted = snapshot.txids.filter(
       (txid) => !stored.hexes.has(txid) && !this.held.has(txid) && !this.unusable.has(txid)
     );
-    const fetched = await this.fetchTxs(wanted.slice(0, this.o.maxNewTxs ?? DEFAULT_MAX_NEW_TXS));
+    const maxNewTxs = this.o.maxNewTxs ?? DEFAULT_MAX_NEW_TXS;
+    const fetched = await this.fetchTxs(wanted.slice(0, maxNewTxs));
     if (fetched === null || fetched !== snapshot.tipHex) return 'behind';
-    return this.apply(snapshot, inNode, stored);
+    return this.apply(snapshot, inNode, stored, wanted.length <= maxNewTxs);
   }
 
   // The mempool txids in the index, read once per refresh: every write to the mempool tables
@@ -196,9 +202,17 @@ class MempoolFollower implements MempoolHandle {
     return { changeSeq, txids, hexes: new Set(txids.map(hashToHex)) };
   }
 
-  // The node's tip and mempool txids, read between two looks at its tip; null when the node's
-  // tip is not ours (sync has blocks to apply first) or moved while we looked.
-  private async snapshot(ourTipHex: string): Promise<NodeSnapshot | null> {
+  // True when `tipHex` (display) is one of our blocks below `ourHeight`.
+  private belowOurTip(tipHex: string, ourHeight: number): boolean {
+    const row = this.o.db
+      .prepare('SELECT height FROM headers WHERE hash = ?')
+      .get(hexToHash(tipHex)) as { height: number } | undefined;
+    return row !== undefined && row.height < ourHeight;
+  }
+
+  // The node's tip and mempool txids, read between two looks at its tip; null when the tip
+  // moved while we looked.
+  private async snapshot(): Promise<NodeSnapshot | null> {
     const accept = (result: unknown): boolean =>
       isHash(result) || (Array.isArray(result) && result.every(isHash));
     const [before, txids, after] = await this.o.daemon.batch(
@@ -214,7 +228,7 @@ class MempoolFollower implements MempoolHandle {
       throw new DaemonRpcError('getbestblockhash', 0, 'not a block hash');
     }
     const tipHex = before.toLowerCase();
-    if (tipHex !== after.toLowerCase() || tipHex !== ourTipHex) return null;
+    if (tipHex !== after.toLowerCase()) return null;
     if (!Array.isArray(txids)) throw new DaemonRpcError('getrawmempool', 0, 'not a txid list');
     return { tipHex, txids: (txids as string[]).map((txid) => txid.toLowerCase()) };
   }
@@ -257,7 +271,13 @@ class MempoolFollower implements MempoolHandle {
   }
 
   // Writes the change when the index still stands where the snapshot was taken.
-  private apply(snapshot: NodeSnapshot, inNode: Set<string>, stored: StoredTxids): Outcome {
+  // `whole`: every tx the node listed was fetched (not only the first maxNewTxs).
+  private apply(
+    snapshot: NodeSnapshot,
+    inNode: Set<string>,
+    stored: StoredTxids,
+    whole: boolean
+  ): Outcome {
     const { db, reorgLimit } = this.o;
     // A flush of blocks is open across node calls (sync.ts): never write into it.
     if (db.sqlite.inTransaction) return 'behind';
@@ -272,8 +292,8 @@ class MempoolFollower implements MempoolHandle {
       const removed = stored.txids.filter((txid) => !inNode.has(hashToHex(txid)));
       const nowSec = Math.floor(Date.now() / 1000);
       const diff = applyMempoolDiff(this.store, { removed, added, nowSec }, reorgLimit);
-      // At the node's tip with its mempool read: a reorg's held notices may go now.
-      released = releaseNotices(db);
+      // At the node's tip with its whole mempool read: a reorg's held notices may go now.
+      released = whole && releaseNotices(db);
       return diff;
     });
     diskSpaceWatch(db).reportWritten('mempool');

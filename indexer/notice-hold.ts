@@ -5,7 +5,9 @@ import type { IndexDb } from './db.ts';
 
 /**
  * Holds the change rows a reorg is about to write: call inside the unwind's transaction, before
- * it records any row. A hold already set (a reorg during a reorg) keeps its earlier seq.
+ * it records any row. A hold already set (a reorg during a reorg) keeps its earlier seq, so its
+ * rows stay held; if that hold was already overdue in the notifier (30 s), the new reorg's rows
+ * go out unheld as well.
  */
 export function holdNotices(db: IndexDb): void {
   db.prepare(
