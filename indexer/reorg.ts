@@ -16,7 +16,8 @@ export class ChainMismatchError extends Error {
 
 const COMPARE_BATCH = 16;
 
-function ourHashHex(db: IndexDb, height: number): string {
+/** Display hex of our block at `height`. @throws Error when the index has no such header. */
+export function ourHashHex(db: IndexDb, height: number): string {
   const row = db.prepare('SELECT hash FROM headers WHERE height = ?').get(height) as
     | { hash: Uint8Array }
     | undefined;

@@ -17,7 +17,7 @@ import { log, logEnabled } from './log.ts';
 import { mempoolHasTxs } from './mempool-status.ts';
 import { BlockParser, fetchBlockHexes } from './parse-thread-client.ts';
 import { SyncProgress } from './progress.ts';
-import { findForkHeight, unwindTo } from './reorg.ts';
+import { findForkHeight, ourHashHex, unwindTo } from './reorg.ts';
 
 export { verifyBlock } from './block-verify.ts';
 
@@ -214,10 +214,7 @@ export class Sync {
   // blocks that are still valid. Logged once per episode.
   private async nodeBehindOnOurChain(nodeHeight: number): Promise<boolean> {
     const [nodeHash] = await this.o.daemon.blockHashes(nodeHeight, 1);
-    const row = this.o.db.prepare('SELECT hash FROM headers WHERE height = ?').get(nodeHeight) as
-      | { hash: Uint8Array }
-      | undefined;
-    if (row === undefined || nodeHash !== hashToHex(row.hash)) return false;
+    if (nodeHash !== ourHashHex(this.o.db, nodeHeight)) return false;
     if (!this.nodeBehind) {
       const height = this.o.db.readChainState().height;
       log.warn('node_behind', { node_height: nodeHeight, height, waiting: true });
