@@ -80,6 +80,12 @@ async function mirrorOf(db: IndexDb, url: string, extra = {}): Promise<RemoteMir
   return mirror;
 }
 
+/** The error a mirror of `db` onto `url` fails to start with (the value, when it starts). */
+function mirrorRefusal(db: IndexDb, url: string): Promise<unknown> {
+  const options = { db, dbPath: db.sqlite.name, url, authToken: TOKEN, log };
+  return startRemoteMirror(options).catch((error: unknown) => error);
+}
+
 /** Runs the sync until the index holds the node's tip; every commit wakes the mirror. */
 async function syncToTip(db: IndexDb, mirror?: RemoteMirror): Promise<void> {
   const height = node.tipHeight();
@@ -232,25 +238,13 @@ describe('remote mirror', () => {
     // The remote now holds a fresh index; this working copy moves on without it.
     await syncToTip(db);
     db.sqlite.exec('DELETE FROM remote_outbox');
-    const refused = await startRemoteMirror({
-      db,
-      dbPath: db.sqlite.name,
-      url: server.url,
-      authToken: TOKEN,
-      log,
-    }).catch((error: unknown) => error);
+    const refused = await mirrorRefusal(db, server.url);
     expect(refused).toBeInstanceOf(RemoteIndexError);
     expect(String(refused)).toMatch(/remote index holds .*height -1.* not the same index/);
 
     const empty = await remoteServer('empty');
     cleanups.push(() => empty.server.close());
-    const fresh = await startRemoteMirror({
-      db,
-      dbPath: db.sqlite.name,
-      url: empty.server.url,
-      authToken: TOKEN,
-      log,
-    }).catch((error: unknown) => error);
+    const fresh = await mirrorRefusal(db, empty.server.url);
     expect(String(fresh)).toMatch(/holds no index and the working copy is at .*height 59/);
     const client = createClient({ url: empty.server.url, authToken: TOKEN });
     const count = "SELECT COUNT(*) AS n FROM sqlite_schema WHERE type = 'table'";
@@ -268,13 +262,7 @@ describe('remote mirror', () => {
     const older = new Database(path);
     older.exec('ALTER TABLE chain_state DROP COLUMN notices_held_after');
     older.close();
-    const refused = await startRemoteMirror({
-      db,
-      dbPath: db.sqlite.name,
-      url: server.url,
-      authToken: TOKEN,
-      log,
-    }).catch((error: unknown) => error);
+    const refused = await mirrorRefusal(db, server.url);
     expect(refused).toBeInstanceOf(RemoteIndexError);
     expect(String(refused)).toMatch(/lacks chain_state\.notices_held_after of this version/);
   });
