@@ -104,6 +104,18 @@ async function call(
   return { result: reply.result, error: reply.error, logged };
 }
 
+describe('blockchain.transaction.broadcast without a relay', () => {
+  it('says the server does not broadcast, as a daemon error, not an internal one', async () => {
+    // A coinbase-shaped tx that parses: 1 input, 1 output, version 1 (built here by hand).
+    const tx =
+      '01000000' + '01' + '00'.repeat(32) + 'ffffffff' + '00' + 'ffffffff' +
+      '01' + '0000000000000000' + '01' + '51' + '00000000';
+    const { error, logged } = await call(fakeIndex({}), 'blockchain.transaction.broadcast', [tx]);
+    expect(error).toEqual({ code: 2, message: 'this server does not broadcast transactions' });
+    expect(logged).toEqual([]);
+  });
+});
+
 describe('listunspent refs (Radiant)', () => {
   // Two refs: a normal one on output 1 of TXID, a singleton on output 258 (u32 LE 02 01 00 00).
   const refNormal = Buffer.concat([internal(TXID), Buffer.from([1, 0, 0, 0])]);

@@ -26,6 +26,9 @@ export const UNKNOWN_TX_MESSAGE =
   "daemon error: DaemonError({'code': -5, 'message': 'No such mempool or blockchain transaction. " +
   "Use gettransaction for wallet transactions.'})";
 
+/** The reply to a broadcast on a Worker without RELAY_URL and RELAY_SECRET. */
+export const NO_RELAY_MESSAGE = 'this server does not broadcast transactions';
+
 async function blockTxidsOrThrow(context: MethodContext, height: number): Promise<Uint8Array[]> {
   const txids = await context.index.blockTxids(height);
   if (txids === null) throw heightOutOfRange(height);
@@ -125,6 +128,8 @@ export const transactionBroadcast: Handler<MethodContext> = async ({ coin, relay
     const message = `${describeValue(rawTx)} is not a valid transaction: ${error.message}`;
     throw new RpcError(BAD_REQUEST, message);
   }
-  if (relay === undefined) throw new Error('broadcast needs RELAY_URL and RELAY_SECRET');
+  // Said plainly: a wallet can tell its user to broadcast elsewhere (README: RELAY_URL and
+  // RELAY_SECRET).
+  if (relay === undefined) throw new RpcError(DAEMON_ERROR, NO_RELAY_MESSAGE);
   return relay.broadcast(rawTx);
 };
