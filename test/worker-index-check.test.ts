@@ -240,15 +240,17 @@ describe('a Worker pointed at an index whose genesis block is not its chain', ()
 
 describe('a Worker whose index token is wrong', () => {
   let worker: WranglerProcess;
+  let token = '';
 
   beforeAll(async () => {
     const dbPath = join(tempDir(), 'index.db');
     writeMigratedIndex(dbPath, () => {});
     const served = await startLoopbackIndexServer(dbPath);
     cleanups.push(() => served.server.close());
+    token = `${served.token}-not-it`;
     worker = await startWorker({
       LIBSQL_URL: served.server.url,
-      LIBSQL_AUTH_TOKEN: `${served.token}-not-it`,
+      LIBSQL_AUTH_TOKEN: token,
       COIN: 'BitcoinCash',
       NET: 'regtest',
     });
@@ -258,6 +260,13 @@ describe('a Worker whose index token is wrong', () => {
     const { status, body } = await health(worker);
     expect(status).toBe(503);
     expect(body).toMatchObject({ ok: false, error: 'index refused LIBSQL_AUTH_TOKEN' });
+  });
+
+  it('was given its token in a file, not on the command line `ps` shows', () => {
+    const args = worker.child.spawnargs.join(' ');
+    expect(args).not.toContain(token);
+    expect(args).toContain('--env-file');
+    expect(args).toContain('--var COIN:BitcoinCash');
   });
 });
 

@@ -106,6 +106,10 @@ describe('sim-node CLI', () => {
       cwd: ROOT,
     }).catch((error: { code: number; stderr: string }) => error);
     expect((refused as { stderr: string }).stderr).toContain('wrong user or password');
+    const unquoted = await run(process.execPath, [...CLI, 'call', '--url', url, 'getblock', 'ab'], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect((unquoted as { stderr: string }).stderr).toContain(`parameter 1 (ab) is not JSON`);
     const { stdout } = await run(process.execPath, [...CLI, '--help'], { cwd: ROOT });
     expect(stdout).toContain('npm run sim-node -- mine --url URL');
   });

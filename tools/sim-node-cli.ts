@@ -95,6 +95,16 @@ async function reorg(url: string, values: Values): Promise<unknown> {
   return callNode(url, 'sim_reorg', [tipHeight - depth, count]);
 }
 
+// A `call` parameter: JSON, so a string needs its quotes ('"<txid>"').
+function jsonParam(arg: string, i: number): unknown {
+  try {
+    return JSON.parse(arg) as unknown;
+  } catch {
+    const shown = arg.length > 40 ? `${arg.slice(0, 40)}...` : arg;
+    throw new Error(`parameter ${i + 1} (${shown}) is not JSON; quote a string: '"${shown}"'`);
+  }
+}
+
 async function runClient(command: string, args: string[], values: Values): Promise<unknown> {
   const url = requireUrl(values);
   switch (command) {
@@ -117,7 +127,7 @@ async function runClient(command: string, args: string[], values: Values): Promi
     case 'fault':
       return callNode(url, 'sim_fault', [args[0] ?? '']);
     case 'call':
-      return callNode(url, args[0] ?? '', args.slice(1).map((arg) => JSON.parse(arg) as unknown));
+      return callNode(url, args[0] ?? '', args.slice(1).map(jsonParam));
     default:
       throw new Error(`unknown command "${command}"\n${USAGE}`);
   }

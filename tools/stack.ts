@@ -2,7 +2,7 @@
 // wrangler dev) and stops it again; used by `npm run demo` and by the end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -182,7 +182,7 @@ export async function startWrangler(options: WranglerOptions): Promise<WranglerP
     ...(options.https === true ? ['--local-protocol', 'https'] : []),
     '--persist-to',
     options.stateDir,
-    ...workerVarArgs(options.vars),
+    ...workerVarArgs(options.vars, options.stateDir),
   ];
   // wrangler's own node process (no npx wrapper), so its PID is the one to signal (DESIGN §9).
   const child = spawn(process.execPath, args, {
@@ -448,8 +448,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 }
 
-function workerVarArgs(vars: Record<string, string>): string[] {
-  return Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+// Secrets and tokens would show on wrangler's command line to every local user (`ps`): they go
+// in a file only this user can read, which `--env-file` loads ahead of a .dev.vars. Values that
+// a .env file could not hold as they are (quotes, spaces, '#') stay flags.
+const SECRET_NAME = /SECRET|TOKEN|PASSWORD/;
+const PLAIN_VALUE = /^[A-Za-z0-9._~:/+=@,-]*$/;
+
+function workerVarArgs(vars: Record<string, string>, stateDir: string): string[] {
+  const entries = Object.entries(vars);
+  const hidden = entries.filter(([name, value]) => {
+    return SECRET_NAME.test(name) && PLAIN_VALUE.test(value);
+  });
+  const flags = entries
+    .filter((entry) => !hidden.includes(entry))
+    .flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+  if (hidden.length === 0) return flags;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const envFile = join(stateDir, 'worker-secrets.env');
+  const text = hidden.map(([name, value]) => `${name}=${value}\n`).join('');
+  writeFileSync(envFile, text, { mode: 0o600 });
+  return [...flags, '--env-file', envFile];
 }
 
 // The in-process notifier's log lines go where the children's do, marked as its own.
