@@ -15,9 +15,21 @@ import { runCli } from './support/run-cli.ts';
 const DEMO_TIMEOUT_MS = 120_000;
 const started: ChildProcess[] = [];
 
-afterAll(() => {
-  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
-});
+// A demo a failed test left running gets Ctrl-C first, so it stops the node, indexer and
+// Worker it started (a SIGKILL would leave wrangler and workerd behind); SIGKILL after 15 s.
+afterAll(async () => {
+  const running = started.filter((child) => child.exitCode === null);
+  await Promise.all(
+    running.map(async (child) => {
+      child.kill('SIGINT');
+      const stopped = await Promise.race([
+        exited(child).then(() => true),
+        new Promise<boolean>((done) => setTimeout(() => done(false), 15_000)),
+      ]);
+      if (!stopped) child.kill('SIGKILL');
+    })
+  );
+}, 30_000);
 
 interface DemoRun {
   child: ChildProcess;
