@@ -457,8 +457,7 @@ class ChangeNotifier implements Notifier {
   #nextBatch(db: Sqlite): Batch | null {
     const acked = this.#acked ?? 0;
     const rows = this.#readRows(db, acked);
-    const last = rows.at(-1);
-    if (last === undefined) return null;
+    if (rows.length === 0) return null;
     return packBatch(rows, {
       acked,
       partsSent: this.#partsSent,

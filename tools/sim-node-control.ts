@@ -4,7 +4,6 @@ import { NodeRpcError, RPC_INVALID_PARAMETER } from './sim-node-errors.ts';
 import { FAULT_MODES, type FaultMode } from './sim-node-http.ts';
 import { coinsToSats, type JsonValue } from './sim-node-json.ts';
 import { MAX_MINE_COUNT, type MineOptions } from './sim-node-miner.ts';
-import { scriptParam } from './sim-node-pay.ts';
 import { fromUsage, intParam, isAbsent, stringParam, type MethodSpec } from './sim-node-rpc.ts';
 
 /** The node operations the control methods drive (SimNode implements them). */
@@ -63,6 +62,23 @@ function simReorg(params: unknown[], control: SimControl): JsonValue {
   return hashesFrom(control, forkHeight + 1);
 }
 
+/** An output script given as hex (sim_mine's scriptHex, sim_pay's script). */
+function scriptValue(hex: unknown, name: string): Uint8Array {
+  if (typeof hex !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(hex) || hex.length > 20_000) {
+    throw invalid(`${name} must be non-empty even-length hex`);
+  }
+  return hexToBytes(hex);
+}
+
+/** An amount in sats given as a number or digits (sim_mine's and sim_pay's value). */
+function satsValue(value: unknown): bigint {
+  if (typeof value !== 'string' && typeof value !== 'number') throw invalid('value must be sats');
+  if (!/^\d+$/.test(String(value))) {
+    throw invalid(`value ${String(value).slice(0, 20)} is not whole sats`);
+  }
+  return BigInt(value);
+}
+
 /** sim_mine [{scriptHex?, value?, count?, includeMempool?}]: value in sats, number or digits. */
 function mineOptions(raw: unknown): MineOptions {
   if (raw === undefined || raw === null) return {};
@@ -71,15 +87,8 @@ function mineOptions(raw: unknown): MineOptions {
   }
   const { scriptHex, value, count, includeMempool } = raw as Record<string, unknown>;
   const options: MineOptions = {};
-  if (scriptHex !== undefined) {
-    if (typeof scriptHex !== 'string') throw invalid('scriptHex must be a hex string');
-    options.payToScript = hexToBytes(scriptHex);
-  }
-  if (value !== undefined) {
-    if (typeof value !== 'string' && typeof value !== 'number') throw invalid('value must be sats');
-    if (!/^\d+$/.test(String(value))) throw invalid(`value ${String(value)} is not whole sats`);
-    options.value = BigInt(value);
-  }
+  if (scriptHex !== undefined) options.payToScript = scriptValue(scriptHex, 'scriptHex');
+  if (value !== undefined) options.value = satsValue(value);
   if (count !== undefined) {
     if (typeof count !== 'number' || !Number.isInteger(count)) {
       throw invalid('count must be an integer');
@@ -136,14 +145,11 @@ function simMine(params: unknown[], control: SimControl): JsonValue {
 
 /** sim_pay "scripthex" ( value ): value in sats, number or digits (default 0.01 coin). */
 function simPay(params: unknown[], control: SimControl): JsonValue {
-  const script = scriptParam(stringParam(params, 0));
+  const script = scriptValue(stringParam(params, 0), 'script');
   if (isAbsent(params, 1)) return control.pay(script);
-  const value = params[1];
-  if (typeof value !== 'string' && typeof value !== 'number') throw invalid('value must be sats');
-  if (!/^[1-9]\d{0,15}$/.test(String(value))) {
-    throw invalid(`value ${String(value).slice(0, 20)} is not whole sats`);
-  }
-  return control.pay(script, BigInt(value));
+  const value = satsValue(params[1]);
+  if (value === 0n) throw invalid('value must be at least 1 sat');
+  return control.pay(script, value);
 }
 
 function simRemoveMempoolTx(params: unknown[], control: SimControl): JsonValue {

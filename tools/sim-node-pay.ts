@@ -1,7 +1,6 @@
 // sim_pay: a payment the simulated node makes from a coin already in its chain, so a demo or a
 // test can put a transaction in the mempool without building one. The simulated node checks no
 // signatures (sim-node-mempool.ts), so any unspent coinbase output can pay.
-import { hexToBytes } from '../core/bytes.ts';
 import { serializeTx, type TxOutputSpec } from './block-builder.ts';
 import { displayHex, type SimChain } from './sim-node-chain.ts';
 import { NodeRpcError, RPC_INVALID_PARAMETER } from './sim-node-errors.ts';
@@ -69,12 +68,4 @@ function* spendOrder(tip: number): Generator<number> {
   const youngest = tip - COINBASE_MATURITY + 1;
   for (let height = Math.min(youngest, tip); height >= lowest; height--) yield height;
   for (let height = tip; height > youngest && height >= lowest; height--) yield height;
-}
-
-/** A script given as hex to sim_pay / `npm run sim-node -- pay --to`. */
-export function scriptParam(hex: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex) || hex.length > 20_000) {
-    throw new NodeRpcError(RPC_INVALID_PARAMETER, 'script must be non-empty even-length hex');
-  }
-  return hexToBytes(hex);
 }
