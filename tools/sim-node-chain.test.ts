@@ -164,6 +164,8 @@ describe('mine', () => {
     expect(viaRpc).toHaveLength(2);
     expect(await rpc(node, 'getblockcount')).toBe(7);
     await expect(rpc(node, 'sim_mine', [{ value: -1 }])).rejects.toThrow(/not whole sats/);
+    const badScript = rpc(node, 'sim_mine', [{ scriptHex: 'zz' }]);
+    await expect(badScript).rejects.toThrow(/scriptHex must be non-empty even-length hex/);
     await expect(rpc(node, 'sim_mine', [{ count: 10_001 }])).rejects.toThrow(/outside/);
   });
 
