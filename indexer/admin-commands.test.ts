@@ -99,6 +99,25 @@ describe('admin commands', () => {
     expect(await call('daemon_url')).toBe('http://rpc@127.0.0.1:18443');
   });
 
+  it('reports a block sync refuses, and the sync state again once it is over', async () => {
+    const error = `block 7 ${'ab'.repeat(32)}: merkle root mismatch`;
+    const sinceMs = Date.UTC(2026, 11, 5, 3, 0, 0);
+    let rejection: ReturnType<NonNullable<AdminCommandDeps['rejection']>> = {
+      height: 7,
+      hash: 'ab'.repeat(32),
+      error,
+      sinceMs,
+    };
+    make({ nodeHeight: () => 9, rejection: () => rejection });
+    expect(await call('getinfo')).toMatchObject({
+      sync: 'block_rejected',
+      node_height: 9,
+      rejected_block: { height: 7, error, since: '2026-12-05T03:00:00.000Z' },
+    });
+    rejection = null;
+    expect(await call('getinfo')).toMatchObject({ sync: 'syncing', rejected_block: null });
+  });
+
   it('answers query from utxos and the mempool: balance, history, unspent outputs', async () => {
     const hashx = hash('script');
     const [txA, txB, memC, memD] = [hash('tx-a'), hash('tx-b'), hash('tx-c'), hash('tx-d')];

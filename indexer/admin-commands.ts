@@ -13,6 +13,7 @@ import { indexExists, type IndexDb } from './db.ts';
 import { log, logLevel, setLogLevel } from './log.ts';
 import { parseLogLevel } from './logger.ts';
 import { unwindTo } from './reorg.ts';
+import type { BlockRejection } from './sync.ts';
 
 /** What the commands read from and act on; main.ts wires the running indexer in. */
 export interface AdminCommandDeps {
@@ -29,6 +30,8 @@ export interface AdminCommandDeps {
   daemonUser: string;
   /** The node's tip as the sync last polled it; null before the first poll. */
   nodeHeight: () => number | null;
+  /** The block sync refuses and waits below, if any (getinfo `sync: "block_rejected"`). */
+  rejection?: () => BlockRejection | null;
   startedAtMs: number;
   /** WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN, for sessions, groups and disconnect. */
   workerAdmin?: AuthorizedUrl;
@@ -62,7 +65,8 @@ function fileBytes(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
 
-function syncState(height: number, nodeHeight: number | null): string {
+function syncState(height: number, nodeHeight: number | null, rejected: boolean): string {
+  if (rejected) return 'block_rejected';
   if (nodeHeight === null) return 'starting';
   return height >= nodeHeight ? 'caught_up' : 'syncing';
 }
@@ -83,13 +87,23 @@ function getinfo(deps: AdminCommandDeps, reader: Database.Database): Record<stri
     .prepare('SELECT COUNT(*) AS txs, COALESCE(SUM(size), 0) AS bytes FROM mempool_txs')
     .get() as { txs: number; bytes: number };
   const nodeHeight = deps.nodeHeight();
+  const rejection = deps.rejection?.() ?? null;
   return {
     coin: state.coin,
     net: state.net,
     height: state.height,
     tip: state.tip_hash === null ? null : hashToHex(state.tip_hash),
     tx_count: state.tx_count,
-    sync: syncState(state.height, nodeHeight),
+    sync: syncState(state.height, nodeHeight, rejection !== null),
+    rejected_block:
+      rejection === null
+        ? null
+        : {
+            height: rejection.height,
+            hash: rejection.hash,
+            error: rejection.error,
+            since: new Date(rejection.sinceMs).toISOString(),
+          },
     node: deps.daemon.reachability,
     node_height: nodeHeight,
     lag_blocks: nodeHeight === null ? null : Math.max(0, nodeHeight - state.height),

@@ -29,7 +29,7 @@ import { startNotifier, type Notifier } from './notifier.ts';
 import { RemoteIndexError, startRemoteMirror, type RemoteMirror } from './remote-writer.ts';
 import { ChainMismatchError } from './reorg.ts';
 import { startRelay } from './relay.ts';
-import { Sync, type SyncObserver } from './sync.ts';
+import { Sync, type BlockRejection, type SyncObserver } from './sync.ts';
 import { checkUnsafeStart } from './unsafe-start.ts';
 
 const EXIT_FAILED = 1;
@@ -128,6 +128,8 @@ interface Running {
   nodeHeight: number | null;
   /** Asks the fee refresh (node-info.ts) to run again: a block arrived at the node's tip. */
   nodeInfoWake: NodeInfoWake;
+  /** The block sync refuses and waits below, if any. */
+  rejection: BlockRejection | null;
 }
 
 // After any commit (blocks, unwind, mempool): the Worker hears of it, and the remote gets it.
@@ -150,6 +152,10 @@ function syncObserver(running: Running): SyncObserver {
       committed(running);
       // Not during initial sync: a refresh per flush would only cost the node calls.
       if (blocks > 0 && height >= (running.nodeHeight ?? Infinity)) running.nodeInfoWake.newTip();
+    },
+    blockRejected: (rejection) => {
+      running.rejection = rejection;
+      running.metrics.setBlockRejected(rejection !== null);
     },
   };
 }
@@ -219,6 +225,7 @@ async function startAdmin(
     daemonUrl: config.daemonUrl,
     daemonUser: config.daemonUser,
     nodeHeight: () => running.nodeHeight,
+    rejection: () => running.rejection,
     startedAtMs: Date.now(),
     workerAdmin: config.workerAdmin,
     remoteStatus: running.mirror === undefined ? undefined : () => running.mirror?.status(),
@@ -283,6 +290,7 @@ async function runIndexer(
     mirror: undefined,
     nodeHeight: null,
     nodeInfoWake: new NodeInfoWake(),
+    rejection: null,
   };
   await startMirror(config, db, running, closers);
   await startServingIndex(config, closers);

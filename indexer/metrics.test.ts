@@ -102,6 +102,7 @@ describe('indexer metrics over HTTP', () => {
     metrics.recordNodeError('Weird Kind!{}');
     metrics.recordNotify(true);
     metrics.recordNotify(false);
+    metrics.setBlockRejected(true);
 
     const reply = await get(server.port, '/metrics');
     expect(reply.status).toBe(200);
@@ -127,6 +128,7 @@ describe('indexer metrics over HTTP', () => {
     expect(valueOf(samples, `${p}node_errors_total`, { kind: 'weird_kind___' })).toBe(1);
     expect(valueOf(samples, `${p}notify_deliveries_total`, { result: 'delivered' })).toBe(1);
     expect(valueOf(samples, `${p}notify_deliveries_total`, { result: 'failed' })).toBe(1);
+    expect(valueOf(samples, `${p}block_rejected`)).toBe(1);
     expect(types.get(`${p}flush_duration_seconds`)).toBe('histogram');
     expect(types.get(`${p}blocks_indexed_total`)).toBe('counter');
     expect(valueOf(samples, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);

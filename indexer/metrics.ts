@@ -27,6 +27,8 @@ export interface IndexerMetrics {
   recordNodeError(kind: string): void;
   /** A change notice pushed to the Worker (delivered or not). */
   recordNotify(delivered: boolean): void;
+  /** Whether sync refuses a block the node serves (and waits below it). */
+  setBlockRejected(rejected: boolean): void;
 }
 
 /** Options of `createIndexerMetrics`. */
@@ -133,6 +135,10 @@ function defineMetrics(registry: Registry, rates: RateWindow, dbPath: string | u
     }),
     nodeErrors: counter('node_errors_total', 'Failed node RPC calls, by kind', ['kind']),
     notifies: counter('notify_deliveries_total', 'Change notices pushed to the Worker', ['result']),
+    blockRejected: gauge(
+      'block_rejected',
+      '1 while the index waits below a block the node serves that it refuses, else 0'
+    ),
   };
 }
 
@@ -177,6 +183,7 @@ export function createIndexerMetrics(options: MetricsOptions = {}): IndexerMetri
     },
     recordNodeError: (kind) => m.nodeErrors.inc({ kind: labelWord(kind) }),
     recordNotify: (delivered) => m.notifies.inc({ result: delivered ? 'delivered' : 'failed' }),
+    setBlockRejected: (rejected) => m.blockRejected.set(rejected ? 1 : 0),
   };
 }
 

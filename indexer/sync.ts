@@ -70,11 +70,25 @@ export interface SyncObserver {
   nodeHeight?(height: number): void;
   /** After each commit. */
   committed?(commit: SyncCommit): void;
+  /** A block the node serves is refused (sync waits below it), or no longer (null). */
+  blockRejected?(rejection: BlockRejection | null): void;
+}
+
+/** The block sync refuses and waits below; the index serves reads as it stands meanwhile. */
+export interface BlockRejection {
+  height: number;
+  hash: string;
+  /** The BlockError's message: "block <height> <hash>: <reason>". */
+  error: string;
+  /** When it was first refused (ms since the epoch). */
+  sinceMs: number;
 }
 
 const DEFAULT_FETCH_BLOCKS = 8;
 const DEFAULT_FLUSH_TXS = 50_000;
 const DEFAULT_DEFER_INDEX_BLOCKS = 1000;
+/** The longest wait between two requests for a block sync refused. */
+const REJECTED_RETRY_MAX_MS = 300_000;
 
 interface Unlinked {
   block: PreparedBlock;
@@ -123,6 +137,9 @@ export class Sync {
   private readonly keptIndexes = new Set<DeferredIndexName>();
   // Whether this run started from an index without txs (see deferIndexes).
   private startedEmpty = false;
+  // The block refused last, and how many times in a row.
+  private rejection: BlockRejection | null = null;
+  private rejectedAttempts = 0;
 
   constructor(options: SyncOptions) {
     this.o = options;
@@ -134,8 +151,9 @@ export class Sync {
   }
 
   /**
-   * Runs until the signal aborts. Rejects with BlockError or ChainMismatchError (the indexer
-   * must stop); node outages are retried inside the daemon client.
+   * Runs until the signal aborts. Rejects with ChainMismatchError, or BlockError for a genesis
+   * block that is not the coin's (the indexer must stop); node outages are retried inside the
+   * daemon client, and any other block the node serves that is refused is asked for again.
    */
   async run(): Promise<void> {
     this.startedEmpty = this.o.db.readChainState().txCount === 0;
@@ -155,6 +173,7 @@ export class Sync {
       try {
         const caughtUp = await this.step();
         this.lastUnusable = '';
+        this.rejectionOver();
         diskSpaceWatch(this.o.db).reportWritten('sync');
         if (caughtUp) await sleep(this.o.pollIntervalMs, this.o.signal);
       } catch (error) {
@@ -169,6 +188,10 @@ export class Sync {
           await sleep(diskSpaceWatch(this.o.db).reportFull('sync', error), this.o.signal);
           continue;
         }
+        if (error instanceof BlockError && error.height > 0) {
+          await sleep(this.rejected(error), this.o.signal);
+          continue;
+        }
         if (!(error instanceof DaemonRpcError)) throw error;
         // An answer that contradicts an earlier one (e.g. a block gone after a reorg): look
         // again next poll. Logged when the complaint changes, not on every poll.
@@ -177,6 +200,34 @@ export class Sync {
         await sleep(this.o.pollIntervalMs, this.o.signal);
       }
     }
+  }
+
+  // A block the node serves that we refuse: nothing of it was written, and the index keeps
+  // serving reads as it stands. Stopping would take the index server down with it, and a
+  // supervisor restarting us would only fetch the same block again; instead the block is asked
+  // for again, less and less often, so a node repaired (or gone to another branch) lets sync go
+  // on by itself. Logged once per distinct refusal; returns how long to wait.
+  private rejected(error: BlockError): number {
+    if (error.message !== this.rejection?.error) {
+      const { height, hashHex: hash } = error;
+      this.rejection = { height, hash, error: error.message, sinceMs: Date.now() };
+      this.rejectedAttempts = 0;
+      log.error('block_rejected', { height, hash, error: error.message, retrying: true });
+      this.o.observer?.blockRejected?.(this.rejection);
+    }
+    this.rejectedAttempts += 1;
+    const doubling = Math.min(this.rejectedAttempts - 1, 20);
+    return Math.min(REJECTED_RETRY_MAX_MS, this.o.pollIntervalMs * 2 ** doubling);
+  }
+
+  private rejectionOver(): void {
+    if (this.rejection === null) return;
+    const { height, hash } = this.rejection;
+    const index = this.o.db.readChainState().height;
+    log.info('block_rejection_over', { height, hash, index_height: index });
+    this.rejection = null;
+    this.rejectedAttempts = 0;
+    this.o.observer?.blockRejected?.(null);
   }
 
   /** One pass: reorg check, then blocks up to the node's tip. True when at the node's tip. */

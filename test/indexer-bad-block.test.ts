@@ -1,10 +1,12 @@
 // A block the indexer must refuse (does not parse, wrong merkle root, does not link, not the block
-// asked for): it stops with one error line naming height and hash, exit code 1, and the index
-// keeps only whole blocks before it. A scripted JSON-RPC node on 127.0.0.1 serves the blocks.
+// asked for): one error line naming height and hash, nothing of it written, the index server still
+// answering from the blocks before it, and the block asked for again until the node serves a good
+// one, which the indexer then takes without a restart. A scripted JSON-RPC node on 127.0.0.1.
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createClient } from '@libsql/client/web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
@@ -16,8 +18,11 @@ import {
   headerInfo,
   PROJECT_DIR,
   startIndexer,
+  stopIndexer,
   tableDigests,
   tempDir,
+  TEST_TOKEN,
+  type IndexerRun,
 } from './indexer-support.ts';
 import { readReferenceChain } from './support/reference-chain.ts';
 
@@ -36,10 +41,18 @@ interface ScriptedNode {
   hashes: Map<number, string>;
   /** getblock answers for a hash, overriding the block the hash names. */
   served: Map<string, string>;
+  /** How many times each hash was asked for with getblock. */
+  asked: Map<string, number>;
 }
 
 async function scriptedNode(blocks: string[]): Promise<ScriptedNode> {
-  const node: ScriptedNode = { url: '', blocks: [...blocks], hashes: new Map(), served: new Map() };
+  const node: ScriptedNode = {
+    url: '',
+    blocks: [...blocks],
+    hashes: new Map(),
+    served: new Map(),
+    asked: new Map(),
+  };
   const hashOf = (height: number): string =>
     node.hashes.get(height) ?? headerInfo(node.blocks[height] ?? '', 'sha256d').hash;
   const answer = (method: string, params: unknown[]): { result?: unknown; error?: unknown } => {
@@ -47,6 +60,7 @@ async function scriptedNode(blocks: string[]): Promise<ScriptedNode> {
     if (method === 'getblockhash') return { result: hashOf(Number(params[0])) };
     if (method === 'getblock') {
       const wanted = String(params[0]);
+      node.asked.set(wanted, (node.asked.get(wanted) ?? 0) + 1);
       const served = node.served.get(wanted);
       if (served !== undefined) return { result: served };
       const height = node.blocks.findIndex((_, h) => hashOf(h) === wanted);
@@ -114,26 +128,72 @@ function pushBlock(node: ScriptedNode, hex: string): string {
   return headerInfo(hex, 'sha256d').hash;
 }
 
+/** electrum_edge_block_rejected as the indexer's /metrics serves it (PROMETHEUS_PORT 0). */
+async function rejectedGauge(run: IndexerRun): Promise<number> {
+  const listening = await run.waitFor((e) => e.event === 'metrics_listening');
+  const url = `http://${String(listening.host)}:${String(listening.port)}/metrics`;
+  const text = await (await fetch(url)).text();
+  const line = text.split('\n').find((l) => l.startsWith('electrum_edge_block_rejected '));
+  return Number(line?.split(' ')[1]);
+}
+
+/** The index height as the indexer's own index server answers it (Hrana over HTTP). */
+async function servedHeight(run: IndexerRun): Promise<number> {
+  const listening = await run.waitFor((e) => e.event === 'index_server_listening');
+  const client = createClient({ url: String(listening.url), authToken: TEST_TOKEN });
+  try {
+    const result = await client.execute('SELECT height FROM chain_state WHERE id = 0');
+    return Number(result.rows[0]?.[0]);
+  } finally {
+    client.close();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** The node serves the good block 104 again, as a repaired node would. */
+function repair(node: ScriptedNode): void {
+  node.blocks[104] = GOOD_104;
+  node.hashes.delete(104);
+  node.served.clear();
+}
+
 describe('indexer refusing a block', () => {
-  it.each(CASES)('stops when block 104 %s, index unchanged', async (_what, addBad, message) => {
+  it.each(CASES)('waits below block 104 that %s, then takes a good one', async (_, addBad, msg) => {
     const node = await scriptedNode(BASE);
     const dir = tempDir();
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const dbPath = join(dir, 'index.db');
     const settings = { DAEMON_URL: node.url, COIN: coin.name, NET: coin.net, DB_DIRECTORY: dir };
-    const run = startIndexer(settings);
+    const run = startIndexer({ ...settings, PROMETHEUS_PORT: '0' });
+    cleanups.push(() => run.kill('SIGKILL'));
     await run.waitFor(caughtUpAt(103));
+    expect(await rejectedGauge(run)).toBe(0);
     const before = tableDigests(dbPath);
     const badHash = addBad(node);
 
-    const { code } = await run.exited;
-    expect(code).toBe(1);
-    const errors = run.events.filter((e) => e.level === 'error');
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ event: 'block_rejected', height: 104, hash: badHash });
-    expect(String(errors[0]?.error)).toContain(`block 104 ${badHash}: `);
-    expect(String(errors[0]?.error)).toMatch(message);
+    const rejected = await run.waitFor((e) => e.event === 'block_rejected');
+    expect(rejected).toMatchObject({ level: 'error', height: 104, hash: badHash, retrying: true });
+    expect(String(rejected.error)).toContain(`block 104 ${badHash}: `);
+    expect(String(rejected.error)).toMatch(msg);
+    // Asked for again (POLL_INTERVAL_MS 100, doubling), logged once, nothing of it written, and
+    // reads still answered from block 103.
+    await sleep(1_600);
+    expect(node.asked.get(badHash) ?? 0).toBeGreaterThanOrEqual(3);
+    expect(run.events.filter((e) => e.level === 'error')).toHaveLength(1);
+    expect(await servedHeight(run)).toBe(103);
+    expect(await rejectedGauge(run)).toBe(1);
     expect(tableDigests(dbPath)).toEqual(before);
+
+    repair(node);
+    await run.waitFor(caughtUpAt(104, headerInfo(GOOD_104, 'sha256d').hash), 15_000);
+    expect(run.events.find((e) => e.event === 'block_rejection_over')).toMatchObject({
+      height: 104,
+      hash: badHash,
+    });
+    expect(await rejectedGauge(run)).toBe(0);
+    expect(await stopIndexer(run)).toBe(0);
+    expectIndexMatchesReference(dbPath, readReferenceChain([...BASE, GOOD_104], 'sha256d'));
   });
 
   it('keeps the whole blocks before a bad one met during initial sync', async () => {
@@ -150,10 +210,11 @@ describe('indexer refusing a block', () => {
       DB_DIRECTORY: dir,
       FLUSH_BLOCKS: '100',
     });
-    const { code } = await run.exited;
-    expect(code).toBe(1);
-    const error = run.events.find((e) => e.level === 'error');
-    expect(error).toMatchObject({ event: 'block_rejected', height: 50 });
+    cleanups.push(() => run.kill('SIGKILL'));
+    const error = await run.waitFor((e) => e.event === 'block_rejected');
+    expect(error).toMatchObject({ level: 'error', height: 50 });
+    expect(await servedHeight(run)).toBe(49);
+    expect(await stopIndexer(run)).toBe(0);
     const dbPath = join(dir, 'index.db');
     expect(expectWholeBlocks(dbPath)).toBe(49);
     expectIndexMatchesReference(dbPath, readReferenceChain(BASE.slice(0, 50), 'sha256d'));
