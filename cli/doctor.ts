@@ -3,6 +3,7 @@ import { statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { dbPathFromEnv } from '../indexer/backup.ts';
 import { ConfigError, daemonUrlSchemeProblem, loadConfig } from '../indexer/config.ts';
+import { isTruthySetting } from '../indexer/logger.ts';
 import {
   LOOPBACK_SETTINGS,
   checkUnsafeStart,
@@ -113,8 +114,12 @@ function dataDirectoryChecks(ctx: DoctorContext): DoctorCheck[] {
     const message = `${directory} is mode ${octalMode(stats.mode)}`;
     checks.push(fail('data directory', message, `chmod 700 ${directory}`));
   }
+  // Root with ALLOW_ROOT=1 is the service user (the `user` check warns about it once).
+  const rootService = ctx.uid === 0 && isTruthySetting(ctx.env['ALLOW_ROOT']);
   const wrongOwner =
-    ctx.uid === 0 ? stats.uid === 0 : ctx.uid !== undefined && stats.uid !== ctx.uid;
+    ctx.uid === 0
+      ? stats.uid === 0 && !rootService
+      : ctx.uid !== undefined && stats.uid !== ctx.uid;
   if (wrongOwner) {
     const message = `${directory} is owned by uid ${stats.uid}, not the service user`;
     checks.push(fail('data directory', message, `chown -R <service user> ${directory}`));
@@ -199,13 +204,18 @@ export async function runDoctorCommand(argv: readonly string[], io: CliIo): Prom
   }
   const envFile = args.options.get('env');
   let env: Env = io.env;
+  let parsed: ReturnType<typeof readEnvFileOrReport>;
   if (envFile !== undefined) {
-    const parsed = readEnvFileOrReport(envFile, io);
+    parsed = readEnvFileOrReport(envFile, io);
     if (parsed === undefined) return 2;
     for (const problem of parsed.problems) io.stderr(`${envFile}: ${problem}\n`);
     env = parsed.env;
   }
   const checks = await runDoctor({ env, envFile, uid: io.uid, now: io.now() });
+  if (envFile !== undefined && parsed !== undefined && parsed.problems.length > 0) {
+    const fix = 'one KEY=VALUE per line, as in the README';
+    checks.unshift(fail('env file lines', parsed.problems.join('; '), fix));
+  }
   const failed = checks.some((check) => check.status === 'fail');
   if (args.flags.has('json')) io.stdout(`${JSON.stringify({ ok: !failed, checks }, null, 2)}\n`);
   else io.stdout(formatDoctorReport(checks));

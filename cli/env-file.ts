@@ -18,10 +18,18 @@ export function parseEnvText(text: string): { env: Record<string, string>; probl
       problems.push(`line ${index + 1} is not KEY=VALUE`);
       continue;
     }
+    // `A=1 B=2` is two assignments to a shell and one value with a space to systemd and compose:
+    // refused rather than read either way.
+    if (!/^['"]/.test(match[2]) && SECOND_ASSIGNMENT.test(match[2])) {
+      problems.push(`line ${index + 1} holds more than one KEY=VALUE: one per line`);
+      continue;
+    }
     env[match[1]] = unquote(match[2]);
   }
   return { env, problems };
 }
+
+const SECOND_ASSIGNMENT = /\s(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=/;
 
 function unquote(value: string): string {
   if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) return value.slice(1, -1);

@@ -37,13 +37,15 @@ interface DoctorRun {
   code: number;
   checks: DoctorCheck[];
   text: string;
+  stderr: string;
 }
 
 async function runDoctor(envFile: string, uid: number): Promise<DoctorRun> {
   let out = '';
+  let stderr = '';
   const io: CliIo = {
     stdout: (t) => (out += t),
-    stderr: (t) => (out += t),
+    stderr: (t) => (stderr += t),
     env: {},
     uid,
     now: () => new Date(),
@@ -53,7 +55,7 @@ async function runDoctor(envFile: string, uid: number): Promise<DoctorRun> {
   expect(parsed.ok).toBe(code === 0);
   let text = '';
   await main(['doctor', '--env', envFile], { ...io, stdout: (t) => (text += t) });
-  return { code, checks: parsed.checks, text };
+  return { code, checks: parsed.checks, text, stderr };
 }
 
 const statusOf = (checks: DoctorCheck[], item: string): string[] =>
@@ -209,6 +211,34 @@ describe.skipIf(!HAVE_OPENSSL)('electrum-edge doctor', () => {
         /does not belong/
       );
       expect(code).toBe(1);
+    });
+
+    it('refuses a line holding two assignments (a password would go into RPC_USER)', async () => {
+      const file = join(dir, 'two-per-line.env');
+      const { RPC_USER: user, RPC_PASSWORD: password, ...rest } = safeEnv;
+      const text = `export RPC_USER=${user} RPC_PASSWORD=${password}\n${envText(rest)}`;
+      writeFileSync(file, text, { mode: 0o600 });
+      const { code, checks, text: report, stderr } = await runDoctor(file, serviceUid);
+      expect(stderr).toContain('line 1 holds more than one KEY=VALUE');
+      expect(checks.find((c) => c.item === 'env file lines')).toMatchObject({
+        status: 'fail',
+        message: 'line 1 holds more than one KEY=VALUE: one per line',
+      });
+      expect(statusOf(checks, 'RPC_USER')).toEqual(['fail']);
+      expect(report + stderr).not.toContain(password);
+      expect(code).toBe(1);
+    });
+
+    it.skipIf(runningUid !== 0)('takes a root-owned index directory under ALLOW_ROOT=1', async () => {
+      const rootDir = join(dir, 'root-data');
+      mkdirSync(rootDir, { mode: 0o700 });
+      const file = join(dir, 'root.env');
+      const env = { ...safeEnv, DB_DIRECTORY: rootDir, ALLOW_ROOT: '1' };
+      writeFileSync(file, envText(env), { mode: 0o600 });
+      const { code, checks } = await runDoctor(file, 0);
+      expect(statusOf(checks, 'user')).toEqual(['warn']);
+      expect(statusOf(checks, 'data directory')).toEqual(['pass']);
+      expect(code).toBe(0);
     });
 
     it('downgrades a public bind to a warning when ALLOW_PUBLIC_RPC=1', async () => {
