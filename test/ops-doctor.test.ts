@@ -229,7 +229,8 @@ describe.skipIf(!HAVE_OPENSSL)('electrum-edge doctor', () => {
       expect(code).toBe(1);
     });
 
-    it.skipIf(runningUid !== 0)('takes a root-owned index directory under ALLOW_ROOT=1', async () => {
+    const asRoot = it.skipIf(runningUid !== 0);
+    asRoot('takes a root-owned index directory under ALLOW_ROOT=1', async () => {
       const rootDir = join(dir, 'root-data');
       mkdirSync(rootDir, { mode: 0o700 });
       const file = join(dir, 'root.env');
