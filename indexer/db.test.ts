@@ -142,10 +142,23 @@ describe('openIndexDb', () => {
       txCount: 0,
       lastChangeSeq: 0,
     });
+    // Any block at all makes it Radiant's for good (the bytes need not be a real header here).
+    db.prepare(
+      'INSERT INTO headers (height, hash, raw, first_tx_num, tx_count) VALUES (0, ?, ?, 0, 0)'
+    ).run(createHash('sha256').update('block 0').digest(), Buffer.alloc(80));
+    db.prepare('UPDATE chain_state SET height = 0 WHERE id = 0').run();
     db.close();
     expect(() => openIndexDb(path, getCoin('BitcoinCash', 'regtest'))).toThrow(
       /the index holds Radiant mainnet, not BitcoinCash regtest/
     );
+  });
+
+  it('gives an index without a block to the coin it is opened for', () => {
+    const path = newPath();
+    openIndexDb(path, getCoin('Bitcoin', 'mainnet')).close();
+    const db = openIndexDb(path, coin);
+    expect(db.readChainState()).toMatchObject({ coin: 'Radiant', net: 'mainnet', height: -1 });
+    db.close();
   });
 
   it('caches prepared statements by SQL text', () => {

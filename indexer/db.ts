@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Coin } from '../core/coins.ts';
 import { syncHeaderTree } from './header-tree.ts';
+import { log } from './log.ts';
 
 export type Sqlite = Database.Database;
 export type Statement = Database.Statement;
@@ -143,6 +144,17 @@ function ensureChainState(db: IndexDb, coin: Coin): void {
     return;
   }
   if (existing.coin !== coin.name || existing.net !== coin.net) {
+    // Not one block in it yet (a first start with the wrong COIN/NET stopped at the node's
+    // genesis): nothing to protect, so it becomes this coin's instead of refusing the fixed one.
+    const empty = db.prepare('SELECT 1 FROM headers LIMIT 1').get() === undefined;
+    if (empty && db.readChainState().height === -1) {
+      db.prepare('UPDATE chain_state SET coin = ?, net = ? WHERE id = 0').run(coin.name, coin.net);
+      log.info('empty_index_relabelled', {
+        from: `${existing.coin} ${existing.net}`,
+        to: `${coin.name} ${coin.net}`,
+      });
+      return;
+    }
     throw new Error(
       `the index holds ${existing.coin} ${existing.net}, not ${coin.name} ${coin.net}; ` +
         'point DB_DIRECTORY elsewhere or fix COIN/NET'

@@ -153,5 +153,12 @@ describe('a wrong COIN', () => {
     const line = run.events.find((event) => event.level === 'error');
     expect(String(line?.error)).toMatch(/genesis block is not Radiant regtest/);
     expect(String(line?.error)).toContain('check COIN and NET');
+
+    // The fixed COIN starts on the same directory: the index holds no block yet, so it is taken.
+    const fixed = startIndexer(indexerEnv(node, coin, dir));
+    await fixed.waitFor(caughtUpAt(TIP), 60_000);
+    const relabelled = fixed.events.find((event) => event.event === 'empty_index_relabelled');
+    expect(relabelled).toMatchObject({ from: 'Radiant regtest', to: `${coin.name} ${coin.net}` });
+    expect(await stopIndexer(fixed)).toBe(0);
   }, 60_000);
 });
