@@ -241,6 +241,7 @@ describe('a Worker pointed at an index whose genesis block is not its chain', ()
 describe('a Worker whose index token is wrong', () => {
   let worker: WranglerProcess;
   let token = '';
+  let url = '';
 
   beforeAll(async () => {
     const dbPath = join(tempDir(), 'index.db');
@@ -248,8 +249,9 @@ describe('a Worker whose index token is wrong', () => {
     const served = await startLoopbackIndexServer(dbPath);
     cleanups.push(() => served.server.close());
     token = `${served.token}-not-it`;
+    url = served.server.url;
     worker = await startWorker({
-      LIBSQL_URL: served.server.url,
+      LIBSQL_URL: url,
       LIBSQL_AUTH_TOKEN: token,
       COIN: 'BitcoinCash',
       NET: 'regtest',
@@ -260,6 +262,15 @@ describe('a Worker whose index token is wrong', () => {
     const { status, body } = await health(worker);
     expect(status).toBe(503);
     expect(body).toMatchObject({ ok: false, error: 'index refused LIBSQL_AUTH_TOKEN' });
+  });
+
+  it('answers a request with the internal error and logs which index refused what', async () => {
+    const reply = await postRpc(worker, 'blockchain.block.header', [0]);
+    expect(reply.error).toEqual(INTERNAL_ERROR);
+    const [line] = await logLines(worker, 'internal_error');
+    expect(line).toContain('"hint":"the index refused LIBSQL_AUTH_TOKEN"');
+    expect(line).toContain(`"index_url":"${url}"`);
+    expect(line).not.toContain(token);
   });
 
   it('was given its token in a file, not on the command line `ps` shows', () => {
@@ -327,12 +338,17 @@ describe('a Worker with an unknown COIN', () => {
     expect(status).toBe(503);
     expect((body as { reason: string }).reason).toContain('Dogecoin');
     expect((await upgrade(worker)).status).toBe(503);
+    // Logged once for the isolate, not once per request.
+    const logged = worker.output.join('').split('\n').filter((line) => line.includes('bad_config'));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('Dogecoin');
   });
 
-  it('lists a misspelled var under warnings in /health', async () => {
+  it('lists a misspelled var and the missing index token under warnings in /health', async () => {
     const { body } = await health(worker);
     expect((body as { warnings?: string[] }).warnings).toEqual([
       'MAX_SUB is not a setting (did you mean MAX_SUBS?)',
+      expect.stringMatching(/^LIBSQL_AUTH_TOKEN is not set: the index server and Turso refuse/),
     ]);
   });
 });

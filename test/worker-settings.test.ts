@@ -44,10 +44,20 @@ describe('Worker settings', () => {
       COST_SOFT_LIMT: '100',
       HUB: {},
       CF_PAGES: '1',
+      LIBSQL_AUTH_TOKEN: 'index-token-0123456789',
     };
     expect(settingWarnings(env)).toEqual([
       'MAX_SUB is not a setting (did you mean MAX_SUBS?)',
       'COST_SOFT_LIMT is not a setting (did you mean COST_SOFT_LIMIT?)',
     ]);
+  });
+
+  it('warns of an index token that is not set', () => {
+    for (const token of [undefined, '']) {
+      const env = { COIN: 'Radiant', ...(token === undefined ? {} : { LIBSQL_AUTH_TOKEN: token }) };
+      expect(settingWarnings(env)).toEqual([
+        expect.stringMatching(/^LIBSQL_AUTH_TOKEN is not set: .*wrangler secret put/),
+      ]);
+    }
   });
 });

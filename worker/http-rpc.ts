@@ -51,6 +51,7 @@ export async function handleHttpRpc(c: Context<{ Bindings: Env }>): Promise<Resp
     log,
     stateless: true,
     order: session,
+    indexUrl: c.env.LIBSQL_URL,
   });
   const outcome = await handleMessage(text, options);
   if (outcome.reply === null) return new Response(null, { status: 204 });

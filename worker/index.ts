@@ -28,10 +28,22 @@ function unavailable(text: string): Response {
   });
 }
 
+// A bad setting is logged once per isolate and problem: every request meets it.
+let loggedSettingProblem: string | null = null;
+
+function settingProblemOf(env: EnvWithLimits): string | null {
+  const problem = fatalSettingProblem(env);
+  if (problem !== null && problem !== loggedSettingProblem) {
+    loggedSettingProblem = problem;
+    createLogger(env.LOG_LEVEL).error('bad_config', { problem });
+  }
+  return problem;
+}
+
 app.get('/', async (c) => {
   // A misconfigured Worker says what is wrong instead of failing inside the session (or with a
   // bare 500 on the plain page, which names the coin).
-  const problem = fatalSettingProblem(c.env);
+  const problem = settingProblemOf(c.env);
   if (problem !== null) return unavailable(`server misconfigured: ${problem}`);
   if (c.req.header('Upgrade')?.toLowerCase() === 'websocket') {
     // The isolate's cached verdict on the index's chain (worker/index-check.ts); null: unknown.
@@ -65,6 +77,7 @@ app.get('/health', async (c) => {
     createLogger(c.env.LOG_LEVEL).warn('unknown_setting', { warnings: warnings.join('; ') });
   }
   const noted = warnings.length > 0 ? { warnings } : {};
+  settingProblemOf(c.env);
   const problems = settingProblems(c.env);
   if (problems.length > 0) {
     const reason = problems.join('; ');
@@ -100,7 +113,7 @@ const RPC_CORS = cors({
 app.use('/rpc', RPC_CORS);
 // A bad setting is named here rather than failing as a 500 in the limits guard below.
 app.use('/rpc', async (c, next) => {
-  const problem = fatalSettingProblem(c.env);
+  const problem = settingProblemOf(c.env);
   if (problem === null) return next();
   return unavailable(`server misconfigured: ${problem}`);
 });

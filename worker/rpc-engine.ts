@@ -6,7 +6,7 @@ import type { WorkerConfig } from './config.ts';
 import { defaultCache, EdgeAnswerCache } from './edge-cache.ts';
 import { HANDLERS } from './handlers.ts';
 import type { IndexReader } from './index-reader.ts';
-import { describeError, type Logger } from './log.ts';
+import { describeError, type LogFields, type Logger } from './log.ts';
 import type { MethodContext, RequestOrder, SessionControl } from './methods/context.ts';
 import { HttpTxRelay } from './relay-client.ts';
 
@@ -20,6 +20,23 @@ export interface EngineParts {
   stateless: boolean;
   /** Where the session notes requests sent before server.version (the 1.6 first-message rule). */
   order?: RequestOrder;
+  /** LIBSQL_URL, named in the log when a read of the index fails. */
+  indexUrl?: string | undefined;
+}
+
+const UNREACHABLE = /network connection lost|fetch failed|ECONNREFUSED|connect(ion)? (refused|failed)/i;
+
+// A failed read of the index names it and says what to look at; the client only ever gets
+// -32603 (DESIGN §5). Our own index server and Turso answer a bad token with 401.
+function indexFailureFields(error: unknown, indexUrl: string | undefined): LogFields {
+  const text = String(describeError(error).error ?? '');
+  if (/\bUNAUTHORIZED\b|\b401\b/.test(text)) {
+    return { index_url: indexUrl, hint: 'the index refused LIBSQL_AUTH_TOKEN' };
+  }
+  if (UNREACHABLE.test(text)) {
+    return { index_url: indexUrl, hint: 'the index at LIBSQL_URL is unreachable (is it running?)' };
+  }
+  return {};
 }
 
 /** The handlers' context: the index, chain, session, plus the edge cache and the relay. */
@@ -53,7 +70,8 @@ export function dispatchOptions(parts: EngineParts): DispatchOptions<MethodConte
     onRequest: (request) => order?.noteRequest(request.method),
     admit: parts.stateless ? refuseSubscriptions : undefined,
     onInternalError: (error, request) => {
-      log.error('internal_error', { method: request.method, ...describeError(error) });
+      const fields = { method: request.method, ...describeError(error) };
+      log.error('internal_error', { ...fields, ...indexFailureFields(error, parts.indexUrl) });
     },
   };
 }

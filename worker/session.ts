@@ -203,7 +203,14 @@ export class Session extends DurableObject<SessionEnv & LimitsEnv> {
     const session = new WebSocketSession(ws, state, this.ctx.storage.sql, maxSubs);
     const tracked = new TrackedSession(session, this.#index);
     const config = this.#config;
-    const parts = { config, index: tracked.index, session: tracked, log, stateless: false };
+    const parts = {
+      config,
+      index: tracked.index,
+      session: tracked,
+      log,
+      stateless: false,
+      indexUrl: this.env.LIBSQL_URL,
+    };
     // `order`: the attachment notes requests sent before server.version (1.6 requires it first).
     return { options: dispatchOptions({ ...parts, order: session }), tracked };
   }

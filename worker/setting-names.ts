@@ -47,7 +47,16 @@ export const WORKER_BINDINGS = ['SESSION', 'HUB', 'LIMITER', 'LIMITS_REGISTRY'] 
  */
 export function settingWarnings(env: object): string[] {
   const known: readonly string[] = [...WORKER_SETTINGS, ...WORKER_BINDINGS];
-  return likelyTypos(Object.keys(env), known).map(
+  const warnings = likelyTypos(Object.keys(env), known).map(
     ({ name, suggestion }) => `${name} is not a setting (did you mean ${suggestion}?)`
   );
+  // Legal (an sqld without auth), but the indexer's index server and Turso refuse every read.
+  const token = (env as { LIBSQL_AUTH_TOKEN?: unknown }).LIBSQL_AUTH_TOKEN;
+  if (typeof token !== 'string' || token === '') {
+    warnings.push(
+      'LIBSQL_AUTH_TOKEN is not set: the index server and Turso refuse reads without it ' +
+        '(.dev.vars locally, `wrangler secret put LIBSQL_AUTH_TOKEN` deployed)'
+    );
+  }
+  return warnings;
 }
