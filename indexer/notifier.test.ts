@@ -174,6 +174,7 @@ describe('notifier', () => {
   });
 
   it('retries refused posts with growing delays from the last acknowledged row', async () => {
+    const SECRET_HINT = "(check that NOTIFY_SECRET is the Worker's NOTIFY_SECRET)";
     const lines: string[] = [];
     const log: NotifierLog = {
       debug() {},
@@ -200,10 +201,10 @@ describe('notifier', () => {
     // once the notifier has read the answer the Worker already recorded).
     await waitFor('notify_recovered', () => lines.includes('notify_recovered'));
     expect(lines.filter((line) => line !== 'notifier_resumed')).toEqual([
-      'notify_failed HTTP 503',
-      'notify_failed HTTP 500',
-      'notify_unauthorized HTTP 401',
-      'notify_failed HTTP 503',
+      'notify_failed HTTP 503: refused 503',
+      'notify_failed HTTP 500: refused 500',
+      `notify_unauthorized HTTP 401: refused 401 ${SECRET_HINT}`,
+      'notify_failed HTTP 503: refused 503',
       'notify_recovered',
     ]);
   });

@@ -340,7 +340,8 @@ class ChangeNotifier implements Notifier {
       const response = await this.#request('GET');
       if (!response.ok) {
         const { status } = response;
-        this.#failed('notify_resume_failed', new Error(`HTTP ${status}`), { status });
+        const problem = refusalMessage(status, await response.text().catch(() => ''));
+        this.#failed('notify_resume_failed', new Error(problem), { status });
         return false;
       }
       answer = (await response.json()) as typeof answer;
@@ -385,14 +386,15 @@ class ChangeNotifier implements Notifier {
     if (batch === null) return false;
     const startedMs = Date.now();
     let response: Response;
+    let answer: string;
     try {
       response = await this.#request('POST', batch.body);
-      await response.arrayBuffer();
+      answer = await response.text();
     } catch (error) {
       if (!this.#closed) this.#failed('notify_failed', error, { from_seq: (this.#acked ?? 0) + 1 });
       return false;
     }
-    if (!response.ok) return this.#refused(response.status);
+    if (!response.ok) return this.#refused(response.status, answer);
     this.#succeeded();
     this.#acked = batch.ackedSeq;
     this.#partsSent = batch.partsSent;
@@ -410,7 +412,7 @@ class ChangeNotifier implements Notifier {
   }
 
   // A refused POST. True when it can be sent again at once (smaller), false to back off.
-  #refused(status: number): boolean {
+  #refused(status: number, answer: string): boolean {
     if (status === 413 && this.#maxBodyBytes > MIN_BODY_BYTES) {
       this.#maxBodyBytes = Math.max(MIN_BODY_BYTES, Math.floor(this.#maxBodyBytes / 2));
       this.#log.warn('notify_body_too_large', { max_body_bytes: this.#maxBodyBytes });
@@ -421,7 +423,8 @@ class ChangeNotifier implements Notifier {
     const unauthorized = status === 401 || status === 403;
     const fields = { status, from_seq: (this.#acked ?? 0) + 1 };
     const event = unauthorized ? 'notify_unauthorized' : 'notify_failed';
-    this.#failed(event, new Error(`HTTP ${status}`), fields, unauthorized ? 'error' : 'warn');
+    const problem = refusalMessage(status, answer);
+    this.#failed(event, new Error(problem), fields, unauthorized ? 'error' : 'warn');
     return false;
   }
 
@@ -555,6 +558,27 @@ function packBatch(rows: ReadRow[], state: PackState): Batch {
  * then reads the new committed rows and sends them. Resolves nothing and never throws on
  * outages: failures are logged and retried with backoff until `close()`.
  */
+/**
+ * "HTTP <status>: <why>", the why being the Worker's `error` (e.g. "notifications are not
+ * configured": it has no NOTIFY_SECRET) or the first line of another answer, cut short; for a
+ * refused secret, what to check.
+ */
+function refusalMessage(status: number, answer: string): string {
+  let said = answer.trim().split('\n', 1)[0]?.slice(0, 200) ?? '';
+  try {
+    const parsed: unknown = JSON.parse(answer);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { error } = parsed as { error?: unknown };
+      said = typeof error === 'string' ? error.slice(0, 200) : '';
+    }
+  } catch {
+    // Not JSON (a proxy's page): its first line stands.
+  }
+  const text = said === '' ? `HTTP ${status}` : `HTTP ${status}: ${said}`;
+  if (status !== 401 && status !== 403) return text;
+  return `${text} (check that NOTIFY_SECRET is the Worker's NOTIFY_SECRET)`;
+}
+
 export function startNotifier(options: NotifierOptions): Notifier {
   const notifier = new ChangeNotifier(options);
   notifier.start();

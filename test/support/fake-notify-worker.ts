@@ -46,7 +46,10 @@ export class FakeWorker {
         const notices = JSON.parse(text) as Record<string, unknown>[];
         this.posts.push({ auth: request.headers.authorization, notices, atMs: Date.now() });
         const failure = this.failNext.shift();
-        if (failure !== undefined) return reply(failure, { ok: false });
+        // As the Worker answers (worker/notify-route.ts): a reason under `error`.
+        if (failure !== undefined) {
+          return reply(failure, { ok: false, error: `refused ${failure}` });
+        }
         this.accepted.push(...notices);
         reply(200, { ok: true });
       });
