@@ -74,6 +74,18 @@ describe('secretsFromEnv', () => {
     );
     expect(secrets).not.toContain('Radiant');
   });
+
+  it('leaves out values that are themselves well-known defaults, not their variants', () => {
+    const secrets = secretsFromEnv({
+      RPC_PASSWORD: 'password',
+      NOTIFY_SECRET: 'Password123!',
+      DAEMON_URL: 'http://rpc:password@127.0.0.1:7332',
+    });
+    expect(secrets).toEqual(['Password123!']);
+    // So the start refusal's advice keeps its words (it used to read "a random rpc***").
+    const advice = 'give the node a random rpcpassword of 16+ characters';
+    expect(redact(advice, secrets)).toBe(advice);
+  });
 });
 
 describe('maskIps', () => {

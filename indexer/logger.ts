@@ -2,6 +2,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import pino from 'pino';
+import { WELL_KNOWN_CREDENTIALS } from './well-known-credentials.ts';
 
 /** A level as pino names it; LOG_LEVEL also accepts ElectrumX's `warning`. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -104,6 +105,12 @@ export function redact(text: string, secrets: readonly string[] = []): string {
     .replace(QUERY_KEY, `$1${REDACTED}`);
 }
 
+// A value that is itself a well-known default ("password") hides nothing when redacted, and
+// redacting it garbles every line that uses the word, the start refusal's advice included.
+function isPublic(value: string): boolean {
+  return WELL_KNOWN_CREDENTIALS.has(value.toLowerCase());
+}
+
 /**
  * The secret values configured in `env`, for `redact`: every variable whose name says PASSWORD,
  * TOKEN, SECRET or API_KEY, and the password inside DAEMON_URL.
@@ -112,13 +119,13 @@ export function secretsFromEnv(env: Record<string, string | undefined>): string[
   const secrets: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;
-    if (/PASSWORD|TOKEN|SECRET|API_KEY/i.test(name)) secrets.push(value);
+    if (/PASSWORD|TOKEN|SECRET|API_KEY/i.test(name) && !isPublic(value)) secrets.push(value);
   }
   const daemonUrl = env['DAEMON_URL'];
   if (daemonUrl !== undefined) {
     try {
       const password = decodeURIComponent(new URL(daemonUrl).password);
-      if (password !== '') secrets.push(password);
+      if (password !== '' && !isPublic(password)) secrets.push(password);
     } catch {
       // Not a URL: the config check reports it; the URL rule in redact still hides a password.
     }
