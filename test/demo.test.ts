@@ -180,6 +180,15 @@ describe('npm run demo', () => {
     expect(await exited(wrong.child)).toBe(1);
     expect(wrong.output()).toMatch(/starts with the genesis block of Radiant mainnet, not Bitcoin/);
 
+    // Radiant's two blocks: the printed reorg replaces the one block above genesis, and works.
+    const radiant = startDemo(await freePort(), ['--chain', 'data/radiant_mainnet_0-1.json']);
+    await waitForText(radiant.output, /ready in [\d.]+s: Radiant mainnet at height 1/);
+    const reorg = (await waitForText(radiant.output, /reorg: +(npm run sim-node -- .*)/))[1];
+    expect(reorg).toMatch(/--depth 1$/);
+    expect((await simNodeCommand(reorg ?? '')) as string[]).toHaveLength(2);
+    radiant.child.kill('SIGINT');
+    expect(await exited(radiant.child)).toBe(0);
+
     const port = await freePort();
     const bch = startDemo(port, ['--chain', 'data/bitcoincash_regtest_0-103.json']);
     const ready = await waitForText(bch.output, /ready in [\d.]+s: (\S+ \S+) at height (\d+)/);

@@ -129,7 +129,10 @@ async function main(): Promise<void> {
   // The simulated node's credentials are random and local to this run; the CLI needs them.
   console.log(`simulated node: ${stack.simNode.url} (tip ${stack.simNode.tipHeight()})`);
   console.log(`  mine a block:  npm run sim-node -- mine --url ${stack.simNode.url}`);
-  console.log(`  reorg:         npm run sim-node -- reorg --url ${stack.simNode.url} --depth 2`);
+  // Two blocks deep where the chain has them (the genesis block is never replaced).
+  const depth = Math.min(2, stack.simNode.tipHeight());
+  const reorg = `npm run sim-node -- reorg --url ${stack.simNode.url} --depth ${depth}`;
+  console.log(`  reorg:         ${depth > 0 ? reorg : 'mine a block first, then reorg --depth 1'}`);
   const pay = `npm run sim-node -- pay --url ${stack.simNode.url} --to ${DEMO_PAYEE_SCRIPT}`;
   console.log(`  pay (mempool): ${pay}`);
   console.log(`  its wallet:    ${stack.httpUrl}/wallet?scripthash=${payeeScriptHash(coin, net)}`);
