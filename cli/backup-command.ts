@@ -53,13 +53,17 @@ export async function runBackupCommand(argv: readonly string[], io: CliIo): Prom
   }
 }
 
-/** Runs `restore <file> --db <path>`: verified restore; refuses while the index is in use. */
+/**
+ * Runs `restore <file>`: verified restore into the index of --db, DB_DIRECTORY or DB_URL (as
+ * `backup` reads it); refuses while the index is in use.
+ */
 export async function runRestoreCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['db'], []);
   const [file, ...extra] = args.positionals;
-  const dbPath = args.options.get('db');
+  const dbPath = args.options.get('db') ?? dbPathFromEnv(io.env);
   if (file === undefined || extra.length > 0 || dbPath === undefined) {
-    throw new UsageError('restore needs exactly: restore <file> --db <path of the index>');
+    const usage = 'restore <file> [--db <path of the index>] (or DB_DIRECTORY)';
+    throw new UsageError(`restore needs: ${usage}`);
   }
   if (!existsSync(file)) {
     io.stderr(`restore failed: the backup ${file} does not exist\n`);
@@ -68,11 +72,15 @@ export async function runRestoreCommand(argv: readonly string[], io: CliIo): Pro
   // The indexer's lock (indexer/db.ts) names who holds the index; restoreBackup checks SQLite too.
   const holder = readLockPid(lockPathOf(resolve(dbPath)));
   if (holder !== undefined && isProcessAlive(holder)) {
-    io.stderr(`restore failed: the index at ${dbPath} is in use by the indexer (pid ${holder})\n`);
+    const inUse = `the index at ${dbPath} is in use by the indexer (pid ${holder})`;
+    io.stderr(`restore failed: ${inUse}: stop it first (SIGTERM, or rpc stop)\n`);
     return 1;
   }
   try {
-    printJson(io, await restoreBackup({ file, dbPath }));
+    const restored = await restoreBackup({ file, dbPath });
+    // The keys of the backup's manifest, so the two outputs compare as they are.
+    const { sha256, tipHeight, tipHash } = restored;
+    printJson(io, { path: restored.dbPath, sha256, tip_height: tipHeight, tip_hash: tipHash });
     return 0;
   } catch (error) {
     return reportFailure(io, 'restore', error);

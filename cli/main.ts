@@ -18,8 +18,9 @@ commands:
   backup [FILE] [--db PATH]
       take a consistent copy of the live index (default BACKUP_DIRECTORY/index-<time>.db) with
       FILE.sha256 and FILE.json; prunes by BACKUP_KEEP and BACKUP_RETENTION_DAYS
-  restore FILE --db PATH
-      verify FILE against FILE.sha256 and restore it to PATH; refuses while the index is in use
+  restore FILE [--db PATH]
+      verify FILE against FILE.sha256 and restore it to PATH (default: the index of DB_DIRECTORY
+      or DB_URL, as for backup); refuses while the index is in use
 `;
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/run-cli.ts';
@@ -214,9 +214,18 @@ describe('electrum-edge backup and restore under load', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/in use/);
 
-    const restore = await runCli(['restore', backupFile, '--db', restored], {});
+    expect(refused.stderr).toMatch(/stop it/);
+
+    // DB_DIRECTORY names the index, as for backup; the output uses the manifest's keys.
+    const restore = await runCli(['restore', backupFile], { DB_DIRECTORY: dirname(restored) });
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
+    expect(JSON.parse(restore.stdout)).toEqual({
+      path: restored,
+      sha256: manifest.sha256,
+      tip_height: manifest.tip_height,
+      tip_hash: manifest.tip_hash,
+    });
     await writer.stop();
 
     const got = databaseDigest(restored);

@@ -109,7 +109,7 @@ describe('electrum-edge usage', () => {
     expect(option.stderr).toContain('unknown option --bogus');
     const restore = await run(['restore', 'x.db'], {});
     expect(restore.code).toBe(2);
-    expect(restore.stderr).toContain('restore <file> --db');
+    expect(restore.stderr).toContain('restore <file> [--db <path of the index>] (or DB_DIRECTORY)');
   });
 });
 
