@@ -2,7 +2,8 @@
 // /health gives for misspelled vars (the wrangler-level check is in worker-index-check.test.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../worker/log.ts';
 import { settingWarnings, WORKER_BINDINGS, WORKER_SETTINGS } from '../worker/setting-names.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -59,5 +60,22 @@ describe('Worker settings', () => {
         expect.stringMatching(/^LIBSQL_AUTH_TOKEN is not set: .*wrangler secret put/),
       ]);
     }
+  });
+});
+
+describe('the Worker logger', () => {
+  it('takes LOG_LEVEL=warning as the indexer spells it', () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => lines.push(line));
+    try {
+      const log = createLogger('warning');
+      log.info('quiet_event');
+      log.warn('loud_event');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual([
+      'loud_event',
+    ]);
   });
 });

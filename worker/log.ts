@@ -22,7 +22,9 @@ export interface Logger {
 
 function parseLevel(text: string | undefined): LogLevel {
   if (text === undefined || text === '') return DEFAULT_LEVEL;
-  const level = LEVELS.find((candidate) => candidate === text.toLowerCase());
+  // `warning` as the indexer (and ElectrumX's LOG_LEVEL) spells it, so one value serves both.
+  const wanted = text.toLowerCase() === 'warning' ? 'warn' : text.toLowerCase();
+  const level = LEVELS.find((candidate) => candidate === wanted);
   if (level !== undefined) return level;
   if (!reportedBadLevel) {
     reportedBadLevel = true;
