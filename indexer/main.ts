@@ -104,8 +104,37 @@ function blockRejectedMessage(error: BlockError, config: IndexerConfig): string 
   );
 }
 
+/** A listener's port is taken: the setting that chose it, not a stack trace. */
+class PortInUseError extends Error {
+  override name = 'PortInUseError';
+  constructor(
+    readonly setting: string,
+    readonly host: string,
+    readonly port: number
+  ) {
+    super(`${setting} ${port} on ${host} is in use: stop what holds it, or choose another port`);
+  }
+}
+
+// Starts a listener, turning EADDRINUSE into a PortInUseError naming `setting`.
+async function listenFor<T>(
+  setting: string,
+  where: { host: string; port: number },
+  start: () => Promise<T>
+): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException | null)?.code !== 'EADDRINUSE') throw error;
+    throw new PortInUseError(setting, where.host, where.port);
+  }
+}
+
 function logFailure(error: unknown, config: IndexerConfig): void {
-  if (error instanceof BlockError) {
+  if (error instanceof PortInUseError) {
+    const { setting, host, port } = error;
+    log.error('port_in_use', { setting, host, port, error: error.message });
+  } else if (error instanceof BlockError) {
     const { height, hashHex: hash } = error;
     log.error('block_rejected', { height, hash, error: blockRejectedMessage(error, config) });
   } else if (error instanceof IndexLockedError) {
@@ -191,7 +220,9 @@ async function startObservability(
   if (config.metrics !== undefined) {
     const { host, port } = config.metrics;
     const { registry } = running.metrics;
-    const server = await startMetricsServer({ registry, host, port, logger: log });
+    const server = await listenFor('PROMETHEUS_PORT', { host, port }, () =>
+      startMetricsServer({ registry, host, port, logger: log })
+    );
     closers.push(() => server.close());
   }
   if (config.notify !== undefined) {
@@ -240,7 +271,7 @@ async function startAdmin(
   const secrets = secretsFromEnv(process.env);
   const { handlers } = commands;
   const options = { host, port, user, password, handlers, logger: log, secrets };
-  const server = await startAdminRpc(options);
+  const server = await listenFor('RPC_PORT', { host, port }, () => startAdminRpc(options));
   closers.push(() => server.close());
 }
 
@@ -254,25 +285,26 @@ async function startBroadcastRelay(
 ): Promise<void> {
   if (config.relay === undefined) return;
   const { host, port, secret } = config.relay;
-  const relay = await startRelay({
+  const relayOptions = {
     host,
     port,
     secret,
     daemon: parts.daemon,
     coin: config.coin,
     onAccepted: () => void parts.mempool.refreshNow(),
-  });
+  };
+  const relay = await listenFor('RELAY_PORT', { host, port }, () => startRelay(relayOptions));
   closers.push(() => relay.close());
 }
 
 // The index server logs `index_server_listening` itself (the demo and the tests wait for it).
 async function startServingIndex(config: IndexerConfig, closers: Closer[]): Promise<void> {
-  const server = await startIndexServer({
-    dbPath: config.dbPath,
-    host: config.indexServerHost,
-    port: config.indexServerPort,
-    authToken: config.indexServerToken,
-  });
+  const host = config.indexServerHost;
+  const port = config.indexServerPort;
+  const options = { dbPath: config.dbPath, host, port, authToken: config.indexServerToken };
+  const server = await listenFor('INDEX_SERVER_PORT', { host, port }, () =>
+    startIndexServer(options)
+  );
   closers.push(() => server.close());
 }
 

@@ -2,6 +2,7 @@
 // the modes of what it creates, a prompt stop with the node down, and a wrong COIN named.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
@@ -143,6 +144,33 @@ describe('stopping while the node is unusable', () => {
     wrong.password = 'not-the-password-1234';
     await expectPromptStop(wrong.href, 'daemon_unavailable');
   }, 60_000);
+});
+
+describe('a port that is taken', () => {
+  it.each(['RPC_PORT', 'INDEX_SERVER_PORT', 'RELAY_PORT', 'PROMETHEUS_PORT'])(
+    'names %s in one error line and exits 1',
+    async (setting) => {
+      const holder = createServer();
+      await new Promise<void>((done) => holder.listen(0, '127.0.0.1', done));
+      const port = (holder.address() as AddressInfo).port;
+      try {
+        const dir = processes.tempDir();
+        const env = { ...indexerEnv(node, coin, dir), [setting]: String(port) };
+        if (setting === 'RELAY_PORT') env['RELAY_SECRET'] = 'relay-secret-0123456789ab';
+        const run = startIndexer(env);
+        expect((await run.exited).code).toBe(1);
+        const errors = run.events.filter((event) => event.level === 'error');
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ event: 'port_in_use', setting, port, host: '127.0.0.1' });
+        expect(String(errors[0]?.error)).toBe(
+          `${setting} ${port} on 127.0.0.1 is in use: stop what holds it, or choose another port`
+        );
+      } finally {
+        holder.close();
+      }
+    },
+    60_000
+  );
 });
 
 describe('a wrong COIN', () => {

@@ -102,6 +102,8 @@ async function start(): Promise<void> {
 }
 
 start().catch((error: unknown) => {
-  post({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  post({ kind: 'failed', message, ...(code === undefined ? {} : { code }) });
   port.close();
 });

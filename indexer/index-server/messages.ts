@@ -38,7 +38,8 @@ export type MainToFront = { kind: 'close' };
 
 export type FrontToMain =
   | { kind: 'listening'; port: number }
-  | { kind: 'failed'; message: string }
+  /** `code`: the system error's, e.g. EADDRINUSE for a port that is taken. */
+  | { kind: 'failed'; message: string; code?: string }
   | LogMessage;
 
 /** Work on a stream for its reader: a pipeline or a cursor batch. */

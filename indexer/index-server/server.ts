@@ -133,7 +133,10 @@ function waitForListening(front: Worker, write: IndexServerLog): Promise<number>
       front.off('error', fail);
       clearTimeout(timer);
       if (message.kind === 'listening') resolve(message.port);
-      else fail(new Error(`index server: ${message.message}`));
+      else {
+        const error = new Error(`index server: ${message.message}`);
+        fail(Object.assign(error, { code: message.code }));
+      }
     });
   });
 }
