@@ -62,7 +62,8 @@ export function callAdminRpc(
     req.on('timeout', () => req.destroy(new Error(`no reply within ${target.timeoutMs} ms`)));
     req.on('error', (error) => {
       const where = `http://${urlHost(target.host)}:${target.port}`;
-      fail(new Error(`cannot reach the admin RPC at ${where}: ${error.message}`));
+      const hint = 'is the indexer running? RPC_HOST and RPC_PORT say where its admin RPC listens';
+      fail(new Error(`cannot reach the admin RPC at ${where}: ${error.message} (${hint})`));
     });
     req.end(body);
   });

@@ -89,6 +89,7 @@ describe('electrum-edge rpc', () => {
     const result = await run(['rpc', 'getinfo', '--port', '1'], env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('http://127.0.0.1:1');
+    expect(result.stderr).toContain('is the indexer running? RPC_HOST and RPC_PORT');
   });
 });
 
