@@ -1,13 +1,13 @@
 // `npm run demo`: serves a chain file from the simulated node, indexes it and starts the Worker,
 // then prints the WebSocket address once every part is ready and the index is at the tip.
 import { createServer } from 'node:net';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HEADER_BYTES, parseBlock, parseHeader } from '../core/block.ts';
+import { parseBlock } from '../core/block.ts';
 import { hashToHex, hexToBytes } from '../core/bytes.ts';
-import { getCoin, NET_NAMES, type Coin } from '../core/coins.ts';
+import { getCoin } from '../core/coins.ts';
 import { scriptHash } from '../core/script.ts';
-import { loadChainFile } from './chain-file.ts';
+import { chooseCoin } from './chain-coin.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const USAGE = `usage: npm run demo -- [--chain FILE] [--coin NAME] [--net NET] [--verbose]
@@ -34,39 +34,6 @@ const DEMO_PAYEE_SCRIPT = `76a914${'de'.repeat(20)}88ac`;
 
 function payeeScriptHash(coinName: string, net: string): string {
   return hashToHex(scriptHash(hexToBytes(DEMO_PAYEE_SCRIPT), getCoin(coinName, net)));
-}
-
-// Bitcoin first: Bitcoin Cash shares its genesis blocks (a file named for Bitcoin Cash, as the
-// bundled bitcoincash_regtest_0-103.json, puts Bitcoin Cash first).
-const DETECTION_ORDER = ['Bitcoin', 'BitcoinCash', 'Radiant'] as const;
-
-/** The coins and nets whose genesis block is block 0 of `chainPath`. */
-function coinsOfChain(chainPath: string): Coin[] {
-  const first = loadChainFile(chainPath)[0] ?? '';
-  const header = hexToBytes(first.slice(0, 2 * HEADER_BYTES));
-  if (header.length < HEADER_BYTES) return [];
-  const named = /bitcoin-?cash|bch/i.test(basename(chainPath)) ? ['BitcoinCash'] : [];
-  const names = [...named, ...DETECTION_ORDER.filter((name) => !named.includes(name))];
-  const coins = names.flatMap((name) => NET_NAMES.map((net) => getCoin(name, net)));
-  return coins.filter((coin) => hashToHex(parseHeader(header, coin).hash) === coin.genesisHash);
-}
-
-// --coin/--net as given, or found from the chain file; refuses a pair the file does not start with.
-function chooseCoin(chainPath: string, name?: string, net?: string): { coin: string; net: string } {
-  const found = coinsOfChain(chainPath);
-  const match = found.find((c) => (name ?? c.name) === c.name && (net ?? c.net) === c.net);
-  if (match !== undefined) {
-    const others = found.filter((c) => c !== match && c.net === match.net).map((c) => c.name);
-    if (name === undefined && others.length > 0) {
-      const alternatives = others.join('|');
-      console.log(`serving it as ${match.name} ${match.net} (--coin ${alternatives} also fits)`);
-    }
-    return { coin: match.name, net: match.net };
-  }
-  const starts = found.map((c) => `${c.name} ${c.net}`).join(' or ');
-  const what = starts === '' ? 'no known genesis block' : `the genesis block of ${starts}`;
-  const asked = `${name ?? 'any coin'} ${net ?? 'on any net'}`;
-  throw new Error(`${chainPath} starts with ${what}, not ${asked}: check --coin and --net`);
 }
 
 async function main(): Promise<void> {

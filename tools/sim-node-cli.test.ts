@@ -113,4 +113,25 @@ describe('sim-node CLI', () => {
     const { stdout } = await run(process.execPath, [...CLI, '--help'], { cwd: ROOT });
     expect(stdout).toContain('npm run sim-node -- mine --url URL');
   });
+
+  it('serves a chain file as the coin whose genesis block it starts with', async () => {
+    // Bitcoin mainnet 0-255 (data/SOURCES.md); its genesis hash is Bitcoin's (and Bitcoin
+    // Cash's: Bitcoin comes first, as in the demo).
+    const args = ['--chain', 'data/bitcoin_mainnet_0-255.json', '--port', '0'];
+    const bitcoin = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT });
+    try {
+      const lines = createInterface({ input: bitcoin.stdout ?? process.stdin });
+      const coinLine = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no coin line in 30 s')), 30_000);
+        lines.on('line', (line) => {
+          if (!/ tip \d+ /.test(line)) return;
+          clearTimeout(timer);
+          resolve(line);
+        });
+      });
+      expect(coinLine).toMatch(/^Bitcoin mainnet, tip 255 [0-9a-f]{64}$/);
+    } finally {
+      bitcoin.kill('SIGTERM');
+    }
+  });
 });

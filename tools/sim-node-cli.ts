@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { getCoin } from '../core/coins.ts';
 import { loadChainFile } from './chain-file.ts';
+import { chooseCoin } from './chain-coin.ts';
 import { callNode } from './sim-node-client.ts';
 import { startSimNode } from './sim-node.ts';
 
@@ -10,9 +11,10 @@ const USAGE = `usage:
   npm run sim-node -- --chain FILE [--coin NAME] [--net NET] [--port N] [--host H]
                       [--user U] [--password P] [--mocktime SECONDS]
       serve FILE ({"blocks": [hex, ...]}) over JSON-RPC until Ctrl-C. --coin Radiant |
-      BitcoinCash | Bitcoin (default Radiant), --net mainnet | testnet | regtest (default
-      mainnet), --port defaults to the coin's RPC port (0 picks one), --host to 127.0.0.1
-      (loopback only); the password is random unless given. Prints the URL with credentials.
+      BitcoinCash | Bitcoin and --net mainnet | testnet | regtest default to those whose
+      genesis block FILE starts with; --port defaults to the coin's RPC port (0 picks one),
+      --host to 127.0.0.1 (loopback only); the password is random unless given. Prints the URL
+      with credentials.
   npm run sim-node -- mine --url URL [--to SCRIPTHEX] [--count N] [--value SATS] [--no-mempool]
   npm run sim-node -- reorg --url URL --depth N [--count M]
       drop the top N blocks and mine M new ones (default N + 1) on the block below them
@@ -27,8 +29,8 @@ const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
 const OPTIONS = {
   chain: { type: 'string' },
-  coin: { type: 'string', default: 'Radiant' },
-  net: { type: 'string', default: 'mainnet' },
+  coin: { type: 'string' },
+  net: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' },
   user: { type: 'string', default: 'sim' },
@@ -57,7 +59,9 @@ async function serve(values: Values): Promise<void> {
   if (!LOOPBACK_HOSTS.includes(values.host)) {
     throw new Error(`--host must be a loopback address (${LOOPBACK_HOSTS.join(', ')})`);
   }
-  const coin = getCoin(values.coin, values.net);
+  // As the demo: the coin and net whose genesis block the file starts with, unless named.
+  const chosen = chooseCoin(values.chain, values.coin, values.net);
+  const coin = getCoin(chosen.coin, chosen.net);
   const node = await startSimNode({
     coin,
     blocks: loadChainFile(values.chain),
