@@ -344,11 +344,13 @@ describe('a Worker with an unknown COIN', () => {
     expect(logged[0]).toContain('Dogecoin');
   });
 
-  it('lists a misspelled var and the missing index token under warnings in /health', async () => {
+  it('lists a misspelled var and the secrets not set under warnings in /health', async () => {
     const { body } = await health(worker);
     expect((body as { warnings?: string[] }).warnings).toEqual([
       'MAX_SUB is not a setting (did you mean MAX_SUBS?)',
       expect.stringMatching(/^LIBSQL_AUTH_TOKEN is not set: the index server and Turso refuse/),
+      'NOTIFY_SECRET is not set: sessions get no notifications',
+      'RELAY_URL is not set: every broadcast is refused',
     ]);
   });
 });

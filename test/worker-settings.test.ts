@@ -46,6 +46,8 @@ describe('Worker settings', () => {
       HUB: {},
       CF_PAGES: '1',
       LIBSQL_AUTH_TOKEN: 'index-token-0123456789',
+      NOTIFY_SECRET: 'notify-secret-0123456789',
+      RELAY_URL: 'http://127.0.0.1:8082/broadcast',
     };
     expect(settingWarnings(env)).toEqual([
       'MAX_SUB is not a setting (did you mean MAX_SUBS?)',
@@ -53,11 +55,14 @@ describe('Worker settings', () => {
     ]);
   });
 
-  it('warns of an index token that is not set', () => {
-    for (const token of [undefined, '']) {
-      const env = { COIN: 'Radiant', ...(token === undefined ? {} : { LIBSQL_AUTH_TOKEN: token }) };
-      expect(settingWarnings(env)).toEqual([
+  it('warns of an index token, a notify secret and a relay that are not set', () => {
+    for (const value of [undefined, '']) {
+      const names = ['LIBSQL_AUTH_TOKEN', 'NOTIFY_SECRET', 'RELAY_URL'];
+      const env = Object.fromEntries(names.map((name) => [name, value]));
+      expect(settingWarnings({ COIN: 'Radiant', ...env })).toEqual([
         expect.stringMatching(/^LIBSQL_AUTH_TOKEN is not set: .*wrangler secret put/),
+        'NOTIFY_SECRET is not set: sessions get no notifications',
+        'RELAY_URL is not set: every broadcast is refused',
       ]);
     }
   });

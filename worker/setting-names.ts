@@ -51,12 +51,19 @@ export function settingWarnings(env: object): string[] {
     ({ name, suggestion }) => `${name} is not a setting (did you mean ${suggestion}?)`
   );
   // Legal (an sqld without auth), but the indexer's index server and Turso refuse every read.
-  const token = (env as { LIBSQL_AUTH_TOKEN?: unknown }).LIBSQL_AUTH_TOKEN;
-  if (typeof token !== 'string' || token === '') {
+  const { LIBSQL_AUTH_TOKEN: token, NOTIFY_SECRET: notify, RELAY_URL: relay } = env as Record<
+    string,
+    unknown
+  >;
+  const unset = (value: unknown): boolean => typeof value !== 'string' || value === '';
+  if (unset(token)) {
     warnings.push(
       'LIBSQL_AUTH_TOKEN is not set: the index server and Turso refuse reads without it ' +
         '(.dev.vars locally, `wrangler secret put LIBSQL_AUTH_TOKEN` deployed)'
     );
   }
+  // Both legal (a read-only deployment), but worth seeing where a wallet would notice.
+  if (unset(notify)) warnings.push('NOTIFY_SECRET is not set: sessions get no notifications');
+  if (unset(relay)) warnings.push('RELAY_URL is not set: every broadcast is refused');
   return warnings;
 }
