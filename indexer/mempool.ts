@@ -72,8 +72,11 @@ interface StoredTxids {
 // getrawtransaction calls per JSON-RPC batch.
 const FETCH_BATCH = 500;
 const DEFAULT_MAX_NEW_TXS = 20_000;
-// While the index is behind the node, look again soon: sync is about to commit.
+// While the index is behind the node, look again soon: sync is about to commit...
 const BEHIND_RETRY_MS = 250;
+// ...unless the index has not moved for this long (a catch-up between flushes, or sync waiting
+// below a block it refuses): then at the poll interval, not 4 getrawmempool calls a second.
+const BEHIND_PATIENCE_MS = 1_000;
 const HASH_HEX = /^[0-9a-fA-F]{64}$/;
 const HEX = /^(?:[0-9a-fA-F]{2})+$/;
 
@@ -110,6 +113,8 @@ class MempoolFollower implements MempoolHandle {
   private readonly unusable = new Map<string, string>();
   private synced = false;
   private lastFailure = '';
+  /** The index tip the last 'behind' refreshes found, and since when. */
+  private behind: { tip: string; sinceMs: number } | null = null;
 
   constructor(options: MempoolOptions) {
     this.o = options;
@@ -132,7 +137,8 @@ class MempoolFollower implements MempoolHandle {
       let waitMs = pollIntervalMs;
       try {
         const outcome = await this.refresh();
-        if (outcome === 'behind') waitMs = Math.min(BEHIND_RETRY_MS, pollIntervalMs);
+        if (outcome === 'behind') waitMs = this.behindWaitMs();
+        else this.behind = null;
         this.lastFailure = '';
       } catch (error) {
         if (error instanceof DaemonStoppedError && signal.aborted) break;
@@ -142,6 +148,17 @@ class MempoolFollower implements MempoolHandle {
       if (this.waiters.length === 0) await this.pause(waitMs);
     }
     for (const done of this.waiters.splice(0)) done();
+  }
+
+  // The quick retry while the index moves; the poll interval once it has stood still a while.
+  private behindWaitMs(): number {
+    const { pollIntervalMs } = this.o;
+    const state = this.o.db.readChainState();
+    const tip = `${state.height}:${state.tipHash === null ? '' : hashToHex(state.tipHash)}`;
+    const nowMs = Date.now();
+    if (this.behind?.tip !== tip) this.behind = { tip, sinceMs: nowMs };
+    if (nowMs - this.behind.sinceMs >= BEHIND_PATIENCE_MS) return pollIntervalMs;
+    return Math.min(BEHIND_RETRY_MS, pollIntervalMs);
   }
 
   // Logs a failed refresh (once per distinct complaint) and says how long to wait.
