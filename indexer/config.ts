@@ -46,6 +46,8 @@ export interface IndexerConfig {
   reorgLimit: number;
   indexServerHost: string;
   indexServerPort: number;
+  /** A read of the index server running longer is abandoned (503 READ_TIMEOUT). */
+  indexServerReadTimeoutMs: number;
   /** Bearer token of the index server; never logged. */
   indexServerToken: string;
   pollIntervalMs: number;
@@ -310,6 +312,13 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
     reorgLimit: integerSetting(env, 'REORG_LIMIT', 200, 1, 100_000),
     indexServerHost: setting(env, 'INDEX_SERVER_HOST') ?? '127.0.0.1',
     indexServerPort: integerSetting(env, 'INDEX_SERVER_PORT', 8081, 0, 65_535),
+    indexServerReadTimeoutMs: integerSetting(
+      env,
+      'INDEX_SERVER_READ_TIMEOUT_MS',
+      30_000,
+      100,
+      3_600_000
+    ),
     indexServerToken: parseToken(env),
     pollIntervalMs: integerSetting(env, 'POLL_INTERVAL_MS', 1_000, 10, 3_600_000),
     flushBlocks: integerSetting(env, 'FLUSH_BLOCKS', 1_000, 1, 100_000),
@@ -341,6 +350,7 @@ export const INDEXER_SETTINGS = [
   'POLL_INTERVAL_MS',
   'INDEX_SERVER_HOST',
   'INDEX_SERVER_PORT',
+  'INDEX_SERVER_READ_TIMEOUT_MS',
   'INDEX_SERVER_TOKEN',
   'RPC_USER',
   'RPC_PASSWORD',

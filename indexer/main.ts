@@ -297,16 +297,30 @@ async function startBroadcastRelay(
   closers.push(() => relay.close());
 }
 
+// Set when a thread could not be ended at shutdown (IndexServer.threadsStuck): Node would wait
+// for it forever on exit, so the process ends by the default action of SIGTERM instead.
+let stuckThreads = false;
+
 // The index server logs `index_server_listening` itself (the demo and the tests wait for it).
 async function startServingIndex(config: IndexerConfig, closers: Closer[]): Promise<void> {
   const host = config.indexServerHost;
   const port = config.indexServerPort;
-  const options = { dbPath: config.dbPath, host, port, authToken: config.indexServerToken };
+  const options = {
+    dbPath: config.dbPath,
+    host,
+    port,
+    authToken: config.indexServerToken,
+    stuckReadMs: config.indexServerReadTimeoutMs,
+  };
   const server = await listenFor('INDEX_SERVER_PORT', { host, port }, () =>
     startIndexServer(options)
   );
-  closers.push(() => server.close());
+  closers.push(async () => {
+    await server.close();
+    if (server.threadsStuck()) stuckThreads = true;
+  });
 }
+
 
 async function runIndexer(
   config: IndexerConfig,
@@ -417,6 +431,12 @@ async function main(): Promise<void> {
     }
     db?.close();
     lock?.release();
+  }
+  if (stuckThreads) {
+    // Everything is closed and committed; only the stuck read is left to end.
+    log.warn('exit_forced', { reason: 'an index server read is still running inside SQLite' });
+    process.removeAllListeners('SIGTERM');
+    process.kill(process.pid, 'SIGTERM');
   }
   process.exit(exitCode);
 }

@@ -45,12 +45,20 @@ export interface IndexServer {
   url: string;
   /** Stops listening, rolls back open streams, closes connections and ends the threads. */
   close(): Promise<void>;
+  /**
+   * After close: true when a thread could not be ended, i.e. a read abandoned as stuck that is
+   * still running inside SQLite (nothing can stop a thread there). It also keeps the process
+   * from exiting normally: the caller must end it another way.
+   */
+  threadsStuck(): boolean;
 }
 
 const FRONT_MODULE = new URL('./front-thread.ts', import.meta.url);
 const MIN_TOKEN_CHARS = 16;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
+// After terminate(): a thread that has not ended by then is stuck in native code for good.
+const STOP_GRACE_MS = 2_000;
 
 const DEFAULTS = {
   idleStreamMs: 10_000,
@@ -142,11 +150,17 @@ function waitForListening(front: Worker, write: IndexServerLog): Promise<number>
 }
 
 // Asks the front thread to shut down cleanly; one that does not exit in time is terminated.
-async function stop(front: Worker, exited: Promise<void>): Promise<void> {
+async function stop(front: Worker, exited: Promise<void>): Promise<boolean> {
   front.postMessage({ kind: 'close' } satisfies MainToFront);
   const timer = setTimeout(() => void front.terminate(), STOP_TIMEOUT_MS);
-  await exited;
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const abandoned = new Promise<boolean>((done) => {
+    giveUp = setTimeout(() => done(false), STOP_TIMEOUT_MS + STOP_GRACE_MS);
+  });
+  const ended = await Promise.race([exited.then(() => true), abandoned]);
   clearTimeout(timer);
+  clearTimeout(giveUp);
+  return ended;
 }
 
 /**
@@ -175,5 +189,12 @@ export async function startIndexServer(o: IndexServerOptions): Promise<IndexServ
   }
   if (!config.readOnly) write('warn', 'index_server_writable', { url });
   write('info', 'index_server_listening', { url, readers: config.readerThreads });
-  return { url, close: () => (closing ??= stop(front, exited)) };
+  let stuck = false;
+  const close = async (): Promise<void> => {
+    if (!(await stop(front, exited))) {
+      stuck = true;
+      write('warn', 'index_server_thread_stuck', { why: 'a read still running in SQLite' });
+    }
+  };
+  return { url, close: () => (closing ??= close()), threadsStuck: () => stuck };
 }
