@@ -276,4 +276,29 @@ describe('POST /rpc', () => {
     const ws = await LimitsClient.open(stack.wsUrl, '203.0.120.99').catch((e: unknown) => e);
     expect(ws).toBeInstanceOf(UpgradeRefused);
   }, 90_000);
+
+  it('refuses the first POST of a group cut off elsewhere, Retry-After by its decay', async () => {
+    // An unparsable message costs 1,100 units (over HARD alone): this /24 is cut off over a
+    // WebSocket, so this isolate's POST path has never seen it.
+    const client = await LimitsClient.open(stack.wsUrl, '100.64.9.1');
+    expect(errorOf(await client.exchange('{"id": 1, "method": '))?.code).not.toBe(-101);
+    const cut = await client.exchange('{"id": 2, "method": ');
+    expect(cut === null || errorOf(cut)?.code === -101).toBe(true);
+    client.terminate();
+    const cost = await groupCost('100.64.9.7');
+    expect(cost).toBeGreaterThan(HARD);
+
+    const response = await fetch(`${stack.httpUrl}/rpc`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': '100.64.9.2' },
+      body: JSON.stringify({ id: 1, method: 'server.ping', params: [] }),
+    });
+    expect(response.status).toBe(429);
+    expect(((await response.json()) as { error?: { code: number } }).error?.code).toBe(-101);
+    // Seconds until the cost decays to HARD, as the WebSocket upgrade says (not REQUEST_SLEEP's).
+    const expectedSec = (cost - HARD) / DECAY_PER_SEC;
+    const retryAfterSec = Number(response.headers.get('Retry-After'));
+    expect(retryAfterSec).toBeGreaterThanOrEqual(Math.floor(expectedSec) - 2);
+    expect(retryAfterSec).toBeLessThanOrEqual(Math.ceil(expectedSec) + 1);
+  }, 60_000);
 });

@@ -1,13 +1,21 @@
 // The budget on POST /rpc: the same IP groups and Limiters as the WebSocket sessions, so the
 // stateless endpoint is no way around them. Each request is charged after its answer (off the
-// response path); the next one from the group sees the figures that charge returned.
+// response path); the next one from the group sees the figures that charge returned. A group
+// this isolate has not seen yet is looked up at its Limiter first: otherwise a group over its
+// hard limit would get one answer in every isolate it reaches.
 import type { MiddlewareHandler } from 'hono';
 import { encodeError } from '../../core/protocol/framing.ts';
 import { createLogger, describeError } from '../log.ts';
 import { clientAddress, decideAccess } from './access-rules.ts';
 import { runtimeLists } from './access.ts';
 import type { Budget } from './budget.ts';
-import { bandwidthCost, decayed, errorRepliesCost, throttleAt } from './cost-model.ts';
+import {
+  bandwidthCost,
+  decayed,
+  errorRepliesCost,
+  secondsUntilBelow,
+  throttleAt,
+} from './cost-model.ts';
 import type { GroupSnapshot } from './group-ledger.ts';
 import { limitsConfig } from './limits-config.ts';
 import type { EnvWithLimits } from './limits-env.ts';
@@ -30,11 +38,23 @@ function remember(group: string, snapshot: GroupSnapshot): void {
   }
 }
 
-function estimate(group: string): number {
+/** The group's cost now and its decay, from this isolate's memory; null for a group not seen. */
+function estimate(group: string): { cost: number; decayPerSec: number } | null {
   const known = remembered.get(group);
-  if (known === undefined) return 0;
+  if (known === undefined) return null;
   const { snapshot, atMs } = known;
-  return decayed(snapshot.cost, Date.now() - atMs, snapshot.decayPerSec);
+  const cost = decayed(snapshot.cost, Date.now() - atMs, snapshot.decayPerSec);
+  return { cost, decayPerSec: snapshot.decayPerSec };
+}
+
+function limiterOf(env: EnvWithLimits, group: string) {
+  return env.LIMITER.get(env.LIMITER.idFromName(group));
+}
+
+// Whole seconds until the cost decays below the hard limit (at least one; an hour if it never).
+function secondsUntilAdmitted(cost: number, decayPerSec: number, budget: Budget): number {
+  const seconds = secondsUntilBelow(cost, budget.hardLimit, decayPerSec);
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 3600;
 }
 
 function countReplies(body: string): number {
@@ -74,8 +94,21 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
   if (access.kind === 'denied') return c.text('forbidden\n', 403);
   if (access.kind === 'exempt') return next();
   const { group } = access;
-  const throttle = throttleAt(estimate(group), budget);
-  if (throttle.cutOff) return overLimit(Math.max(1, Math.ceil(budget.requestSleepMs / 1000)));
+  let known = estimate(group);
+  if (known === null) {
+    try {
+      // Charging nothing returns the group's figures.
+      remember(group, await limiterOf(env, group).charge({ group, budget, charge: 0 }));
+    } catch (error) {
+      // The Limiter is unreachable: answer as before it existed; the charge below retries it.
+      log.warn('limits_http_lookup_failed', describeError(error));
+    }
+    known = estimate(group) ?? { cost: 0, decayPerSec: 0 };
+  }
+  const throttle = throttleAt(known.cost, budget);
+  if (throttle.cutOff) {
+    return overLimit(secondsUntilAdmitted(known.cost, known.decayPerSec, budget));
+  }
   if (throttle.sleepMs > 0) {
     const sleepMs = Math.min(throttle.sleepMs, budget.requestTimeoutMs);
     await new Promise((resolve) => setTimeout(resolve, sleepMs));
@@ -83,10 +116,7 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
   await next();
   const requestBytes = Number(c.req.header('Content-Length') ?? '0') || 0;
   const charging = responseCost(c.res, requestBytes, budget)
-    .then((charge) => {
-      const limiter = env.LIMITER.get(env.LIMITER.idFromName(group));
-      return limiter.charge({ group, budget, charge });
-    })
+    .then((charge) => limiterOf(env, group).charge({ group, budget, charge }))
     .then((snapshot) => remember(group, snapshot))
     .catch((error: unknown) => log.warn('limits_http_charge_failed', describeError(error)));
   c.executionCtx.waitUntil(charging);
