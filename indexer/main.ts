@@ -321,7 +321,6 @@ async function startServingIndex(config: IndexerConfig, closers: Closer[]): Prom
   });
 }
 
-
 async function runIndexer(
   config: IndexerConfig,
   db: IndexDb,
