@@ -144,11 +144,13 @@ describe('admin RPC', () => {
   });
 
   const req = (method: unknown, params?: unknown) => ({ jsonrpc: '2.0', id: 1, method, params });
+  // The handlers this file gives the server, in order.
+  const COMMANDS = 'the commands: crash, echo, getinfo, refuse, slow, stop';
 
   it.each([
-    ['an unknown method', req('nope'), -32601, 'unknown method "nope"'],
-    ['a prototype name', req('constructor'), -32601, 'unknown method "constructor"'],
-    ['__proto__', req('__proto__'), -32601, 'unknown method "__proto__"'],
+    ['an unknown method', req('nope'), -32601, `unknown method "nope"; ${COMMANDS}`],
+    ['a prototype name', req('constructor'), -32601, `unknown method "constructor"; ${COMMANDS}`],
+    ['__proto__', req('__proto__'), -32601, `unknown method "__proto__"; ${COMMANDS}`],
     ['params that are an object', req('echo', { a: 1 }), -32602, 'params must be a list'],
     ['a non-object request', 5, -32600, 'request object must be a dictionary'],
     ['an empty batch', [], -32600, 'batch is empty'],

@@ -147,7 +147,10 @@ async function dispatchOne(d: Dispatcher, request: unknown): Promise<Reply | und
   const handler = Object.hasOwn(d.handlers, method) ? d.handlers[method] : undefined;
   let reply: Reply;
   if (handler === undefined) {
-    reply = errorReply(id, METHOD_NOT_FOUND, `unknown method "${describeValue(method, 40)}"`);
+    // The commands are the operator's own to know: the caller has passed the password.
+    const commands = Object.keys(d.handlers).sort().join(', ');
+    const unknown = `unknown method "${describeValue(method, 40)}"; the commands: ${commands}`;
+    reply = errorReply(id, METHOD_NOT_FOUND, unknown);
   } else if (params !== undefined && !Array.isArray(params)) {
     reply = errorReply(id, INVALID_PARAMS, 'params must be a list');
   } else {

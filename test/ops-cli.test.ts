@@ -67,7 +67,9 @@ describe('electrum-edge rpc', () => {
     const refused = { code: 1, message: 'count must be a positive integer' };
     expect(JSON.parse(result.stderr)).toEqual(refused);
     const unknown = await run(['rpc', 'frobnicate'], env);
-    const notFound = { code: -32601, message: 'unknown method "frobnicate"' };
+    // The commands are the three handlers this file gives the server.
+    const message = 'unknown method "frobnicate"; the commands: disconnect, getinfo, reorg';
+    const notFound = { code: -32601, message };
     expect(JSON.parse(unknown.stderr)).toEqual(notFound);
   });
 
