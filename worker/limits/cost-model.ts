@@ -61,6 +61,15 @@ export function secondsUntilBelow(cost: number, target: number, perSecond: numbe
   return perSecond > 0 ? (cost - target) / perSecond : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * secondsUntilBelow as a Retry-After header: whole seconds, at least one; an hour when the cost
+ * does not decay.
+ */
+export function retryAfterSec(cost: number, target: number, perSecond: number): number {
+  const seconds = secondsUntilBelow(cost, target, perSecond);
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 3600;
+}
+
 // Every error reply is written by encodeError (core/protocol/framing.ts) as
 // {"jsonrpc":"2.0","error":{"code":N,...}: this key sequence cannot occur inside a JSON string
 // (its quotes would be escaped), so counting it counts the error replies in a frame exactly.

@@ -1,7 +1,7 @@
 // One IP group's account: its decaying cost, its open sessions and their subscriptions. The
 // Limiter Durable Object keeps one; sessions without a Limiter keep one in memory. Pure code.
 import type { Budget } from './budget.ts';
-import { decayed, decayPerSecond, secondsUntilBelow } from './cost-model.ts';
+import { decayed, decayPerSecond, retryAfterSec, secondsUntilBelow } from './cost-model.ts';
 
 /** An open session as the group knows it. */
 export interface LedgerSession {
@@ -91,8 +91,8 @@ export class GroupLedger {
   open(sessionId: string, budget: Budget, nowMs: number): OpenVerdict {
     const before = this.snapshot(budget, nowMs);
     if (before.cost >= budget.hardLimit) {
-      const wait = secondsUntilBelow(before.cost, budget.hardLimit, before.decayPerSec);
-      return { admitted: false, reason: 'cost', retryAfterSec: retryAfter(wait), snapshot: before };
+      const retry = retryAfterSec(before.cost, budget.hardLimit, before.decayPerSec);
+      return { admitted: false, reason: 'cost', retryAfterSec: retry, snapshot: before };
     }
     const known = Object.hasOwn(this.state.sessions, sessionId);
     if (!known && before.sessions >= budget.maxSessionsPerGroup) {
@@ -171,9 +171,4 @@ export class GroupLedger {
     this.state.throttled = above;
     return above ? 'throttled' : 'relieved';
   }
-}
-
-// Whole seconds for a Retry-After header, at least one.
-function retryAfter(seconds: number): number {
-  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 3600;
 }

@@ -13,7 +13,7 @@ import {
   bandwidthCost,
   decayed,
   errorRepliesCost,
-  secondsUntilBelow,
+  retryAfterSec,
   throttleAt,
 } from './cost-model.ts';
 import type { GroupSnapshot } from './group-ledger.ts';
@@ -51,12 +51,6 @@ function limiterOf(env: EnvWithLimits, group: string) {
   return env.LIMITER.get(env.LIMITER.idFromName(group));
 }
 
-// Whole seconds until the cost decays below the hard limit (at least one; an hour if it never).
-function secondsUntilAdmitted(cost: number, decayPerSec: number, budget: Budget): number {
-  const seconds = secondsUntilBelow(cost, budget.hardLimit, decayPerSec);
-  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 3600;
-}
-
 function countReplies(body: string): number {
   let count = 0;
   for (let at = body.indexOf(REPLY_MARKER); at >= 0; at = body.indexOf(REPLY_MARKER, at + 1)) {
@@ -65,10 +59,10 @@ function countReplies(body: string): number {
   return count;
 }
 
-function overLimit(retryAfterSec: number): Response {
+function overLimit(retryAfterSeconds: number): Response {
   return new Response(encodeError(null, excessiveUsage()), {
     status: 429,
-    headers: { 'Content-Type': 'application/json', 'Retry-After': String(retryAfterSec) },
+    headers: { 'Content-Type': 'application/json', 'Retry-After': String(retryAfterSeconds) },
   });
 }
 
@@ -107,7 +101,7 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
   }
   const throttle = throttleAt(known.cost, budget);
   if (throttle.cutOff) {
-    return overLimit(secondsUntilAdmitted(known.cost, known.decayPerSec, budget));
+    return overLimit(retryAfterSec(known.cost, budget.hardLimit, known.decayPerSec));
   }
   if (throttle.sleepMs > 0) {
     const sleepMs = Math.min(throttle.sleepMs, budget.requestTimeoutMs);
