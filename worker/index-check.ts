@@ -21,6 +21,20 @@ export interface IndexChain {
   genesisHash: string | null;
 }
 
+const UNREACHABLE =
+  /network connection lost|fetch failed|ECONNREFUSED|connect(ion)? (refused|failed)/i;
+
+/**
+ * Why a read of the index failed, as far as its error tells: `refused` (our index server and
+ * Turso answer a bad LIBSQL_AUTH_TOKEN with 401: a setting to fix, not an outage to wait out),
+ * `unreachable` (nothing answers at LIBSQL_URL), or null (something else).
+ */
+export function indexFailureKind(error: unknown): 'refused' | 'unreachable' | null {
+  const text = String(describeError(error).error ?? '');
+  if (/\bUNAUTHORIZED\b|\b401\b/.test(text)) return 'refused';
+  return UNREACHABLE.test(text) ? 'unreachable' : null;
+}
+
 // A mismatch is read again now and then, so an index rebuilt in place is picked up.
 const MISMATCH_RECHECK_MS = 60_000;
 // After a failed read or an empty index, requests are served unchecked this long before retrying,

@@ -4,6 +4,7 @@ import { cors } from 'hono/cors';
 import { SERVER_SOFTWARE } from '../core/protocol/version.ts';
 import { loadConfig, openIndex } from './config.ts';
 import { handleHttpRpc } from './http-rpc.ts';
+import { indexFailureKind } from './index-check.ts';
 import { createLogger, describeError } from './log.ts';
 import { notifyRoutes } from './notify-route.ts';
 import { adminApp } from './admin.ts';
@@ -95,9 +96,7 @@ app.get('/health', async (c) => {
     return c.json({ ok: true, ...base, height: tip === null ? -1 : tip.height });
   } catch (error) {
     createLogger(c.env.LOG_LEVEL).error('health_index_unreachable', describeError(error));
-    // The index server (ours or sqld) answers a bad token with 401: a setting to fix, not an
-    // outage to wait out.
-    const refused = /\bUNAUTHORIZED\b|\b401\b/.test(String(describeError(error).error ?? ''));
+    const refused = indexFailureKind(error) === 'refused';
     const reason = refused ? 'index refused LIBSQL_AUTH_TOKEN' : 'index unreachable';
     return c.json({ ok: false, ...base, error: reason }, 503);
   }

@@ -5,6 +5,7 @@ import { methodsForChain } from '../core/protocol/methods.ts';
 import type { WorkerConfig } from './config.ts';
 import { defaultCache, EdgeAnswerCache } from './edge-cache.ts';
 import { HANDLERS } from './handlers.ts';
+import { indexFailureKind } from './index-check.ts';
 import type { IndexReader } from './index-reader.ts';
 import { describeError, type LogFields, type Logger } from './log.ts';
 import type { MethodContext, RequestOrder, SessionControl } from './methods/context.ts';
@@ -24,16 +25,14 @@ export interface EngineParts {
   indexUrl?: string | undefined;
 }
 
-const UNREACHABLE = /network connection lost|fetch failed|ECONNREFUSED|connect(ion)? (refused|failed)/i;
-
 // A failed read of the index names it and says what to look at; the client only ever gets
-// -32603 (DESIGN §5). Our own index server and Turso answer a bad token with 401.
+// -32603 (DESIGN §5).
 function indexFailureFields(error: unknown, indexUrl: string | undefined): LogFields {
-  const text = String(describeError(error).error ?? '');
-  if (/\bUNAUTHORIZED\b|\b401\b/.test(text)) {
+  const kind = indexFailureKind(error);
+  if (kind === 'refused') {
     return { index_url: indexUrl, hint: 'the index refused LIBSQL_AUTH_TOKEN' };
   }
-  if (UNREACHABLE.test(text)) {
+  if (kind === 'unreachable') {
     return { index_url: indexUrl, hint: 'the index at LIBSQL_URL is unreachable (is it running?)' };
   }
   return {};
