@@ -73,6 +73,8 @@ export interface SimNode {
   pay(script: Uint8Array, value?: bigint): string;
   /** Removes a mempool tx and its mempool descendants. @throws Error when it is not there. */
   removeMempoolTx(txidHex: string): void;
+  /** Empties the mempool, as a node restarted without its mempool file. */
+  clearMempool(): void;
   /** Builds and appends blocks (block-builder); returns their hashes. */
   mine(options?: MineOptions): string[];
   setFault(mode: FaultMode): void;
@@ -238,6 +240,11 @@ class SimNodeImpl implements SimNode, SimControl {
     const options = { script, value, changeScript: DEFAULT_PAYOUT_SCRIPT };
     const raw = buildPayment(this.chain, this.mempool, options);
     return this.addMempoolTx(Buffer.from(raw).toString('hex'));
+  }
+
+  clearMempool(): void {
+    // remove() takes descendants along and returns nothing for a txid already gone.
+    for (const { txidHex } of this.mempool.list()) this.mempool.remove(txidHex);
   }
 
   removeMempoolTx(txidHex: string): void {
