@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
-import { handleMessage } from '../core/protocol/dispatch.ts';
+import { handleMessage, wholeFrame } from '../core/protocol/dispatch.ts';
+import { MAX_SEND_BYTES } from '../core/protocol/framing.ts';
 import { METHODS } from '../core/protocol/methods.ts';
 import { Daemon } from '../indexer/daemon.ts';
 import { openIndexDb, type IndexDb } from '../indexer/db.ts';
@@ -141,11 +142,12 @@ describe('get_balance through the index', () => {
     expect(await reply('blockchain.scripthash.get_balance', [HOLDER])).toBe(
       `{"jsonrpc":"2.0","result":{"confirmed":${confirmed},"unconfirmed":0},"id":1}`
     );
-    const result = await scripthashGetBalance(context(), [HOLDER]);
+    const result = await scripthashGetBalance(context(), [HOLDER], wholeFrame(MAX_SEND_BYTES));
     const cost = requestCost('blockchain.scripthash.get_balance', 1, [HOLDER], result);
     // Three UTXOs: ElectrumX's 1.0 + 3 / 50.
     expect(cost).toBeCloseTo(1.06, 12);
-    const empty = await scripthashGetBalance(context(), ['33'.repeat(32)]);
+    const nobody = ['33'.repeat(32)];
+    const empty = await scripthashGetBalance(context(), nobody, wholeFrame(MAX_SEND_BYTES));
     expect(requestCost('blockchain.scripthash.get_balance', 1, [], empty)).toBe(1);
   });
 });

@@ -138,11 +138,11 @@ describe('mempool', () => {
     const noneConfirmed = { confirmed: 0n, utxoCount: 0 };
     expect(await reader.balance(hashxOf(A))).toEqual({ ...noneConfirmed, unconfirmed: 0n });
     expect(await reader.balance(hashxOf(B))).toEqual({ ...noneConfirmed, unconfirmed: 9_999_500n });
-    const unspentB = await reader.unspent(hashxOf(B));
+    const unspentB = await reader.unspent(hashxOf(B), 1000);
     expect(unspentB.map((u) => [displayTxid(u.txid), u.vout, u.height, u.value])).toEqual([
       [txidOfHex(child), 0, 0, 9_999_500n],
     ]);
-    expect(await reader.unspent(hashxOf(A))).toEqual([]);
+    expect(await reader.unspent(hashxOf(A), 1000)).toEqual([]);
     await expectAllStatuses();
   });
 
@@ -212,7 +212,7 @@ describe('mempool', () => {
     expect(balance.confirmed).toBe(balanceBefore.confirmed);
     expect(balance.unconfirmed - balanceBefore.unconfirmed).toBe(-2_000n);
     expect(balance.unconfirmed).toBeLessThan(0n);
-    const unspent = await reader.unspent(hashxOf(K));
+    const unspent = await reader.unspent(hashxOf(K), 1000);
     const outpoints = unspent.map((u) => `${displayTxid(u.txid)}:${u.vout}:${u.height}`);
     expect(outpoints).toContain(`${txidOfHex(selfSend)}:0:0`);
     expect(outpoints.some((o) => o.startsWith(`${spent.txid}:0:`))).toBe(false);
@@ -236,8 +236,8 @@ describe('mempool', () => {
     // DESIGN §3 worked examples: these hold for any ref.
     const nftHash = 'ee250f5db97333f5aefd8e73bef9d3235c952aeb1fa11c1393121463d1879b5d';
     const ftHash = '8161a9d28d935e6a2f04085e981d5eca65bd5ac6a4fd6dad608f8873ac76c97e';
-    const nft = await reader.unspent(Buffer.from(nftHash, 'hex').reverse());
-    const ft = await reader.unspent(Buffer.from(ftHash, 'hex').reverse());
+    const nft = await reader.unspent(Buffer.from(nftHash, 'hex').reverse(), 1000);
+    const ft = await reader.unspent(Buffer.from(ftHash, 'hex').reverse(), 1000);
     expect(nft.map((u) => [displayTxid(u.txid), u.vout, u.height, hex(u.refs ?? Buffer.alloc(0))]))
       .toEqual([[txidOfHex(minted), 0, 0, `${single.toString('hex')}01`]]);
     expect(ft.map((u) => [displayTxid(u.txid), u.vout, u.height, hex(u.refs ?? Buffer.alloc(0))]))
@@ -251,7 +251,7 @@ describe('mempool', () => {
     node.mine();
     await settle();
     expect(refRows('mempool_refs')).toEqual([]);
-    const mined = await reader.unspent(Buffer.from(nftHash, 'hex').reverse());
+    const mined = await reader.unspent(Buffer.from(nftHash, 'hex').reverse(), 1000);
     expect(mined.map((u) => [displayTxid(u.txid), u.height])).toEqual([
       [txidOfHex(minted), node.tipHeight()],
     ]);

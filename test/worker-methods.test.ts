@@ -3,7 +3,13 @@
 // fee answers per estimate mode and mempool floor, get_balance's cost.
 import { describe, expect, it } from 'vitest';
 import { getCoin, type Coin } from '../core/coins.ts';
-import { handleMessage, type DispatchOptions } from '../core/protocol/dispatch.ts';
+import {
+  BATCH_CONCURRENCY,
+  handleMessage,
+  wholeFrame,
+  type DispatchOptions,
+} from '../core/protocol/dispatch.ts';
+import { MAX_SEND_BYTES } from '../core/protocol/framing.ts';
 import { METHODS } from '../core/protocol/methods.ts';
 import { HANDLERS } from '../worker/handlers.ts';
 import type { IndexReader } from '../worker/index-reader.ts';
@@ -187,6 +193,80 @@ describe('limits and refusals', () => {
     expect(askedLimit).toBe(Math.floor((8_100_000 - 100) / 99));
   });
 
+  it('reads no more of a batch of long histories than one reply frame can carry', async () => {
+    // A 5,799-entry history asked for 70 times in one batch (ElectrumX would build every reply).
+    const entries = 5_799;
+    const txid = internal(TXID);
+    const rows = Array.from({ length: entries }, (_, n) => ({ txid, height: n + 1 }));
+    let rowsRead = 0;
+    const index = fakeIndex({
+      history: async (_hashx, limit) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        const confirmed = rows.slice(0, limit);
+        rowsRead += confirmed.length;
+        return { confirmed, mempool: [] };
+      },
+    });
+    const session = memorySession();
+    const dispatch: DispatchOptions<MethodContext> = {
+      methods: METHODS,
+      handlers: HANDLERS,
+      context: methodContext(index, getCoin('Radiant', 'mainnet'), session),
+      protocolVersion: () => session.protocolVersion(),
+      onInternalError: (error) => {
+        throw error;
+      },
+    };
+    const method = 'blockchain.scripthash.get_history';
+    const batch = Array.from({ length: 70 }, (_, id) => ({ id, method, params: [SCRIPT_HASH] }));
+    const outcome = await handleMessage(JSON.stringify(batch), dispatch);
+    const replies = JSON.parse(outcome.reply ?? '[]') as { result?: unknown; error?: unknown }[];
+
+    // Each whole answer is the history in the spec's shape, computed here from the rows.
+    const wholeAnswer = rows.map((row) => ({ tx_hash: TXID, height: row.height }));
+    const answered = replies.filter((reply) => reply.result !== undefined);
+    for (const reply of answered) expect(reply.result).toEqual(wholeAnswer);
+    const refusal = { code: -32600, message: 'response too large (over 8,100,000 bytes' };
+    for (const reply of replies.filter((r) => r.result === undefined)) {
+      expect(reply.error).toEqual(refusal);
+    }
+    const answerBytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: wholeAnswer }));
+    expect(answered.length).toBe(Math.floor(MAX_SEND_BYTES / answerBytes));
+    expect(Buffer.byteLength(outcome.reply ?? '')).toBeLessThanOrEqual(MAX_SEND_BYTES);
+    // Read: the answers that fit, those already running when the frame filled, and for the
+    // rest at most the one row past what the room could hold (old code: 70 x 5,799 rows).
+    const running = BATCH_CONCURRENCY * entries;
+    expect(rowsRead).toBeLessThan((answered.length + 1) * entries + running);
+    expect(rowsRead).toBeLessThan((70 * entries) / 2);
+  });
+
+  it('refuses a listunspent longer than a reply holds, reading one row past it', async () => {
+    let askedLimit = 0;
+    const index = fakeIndex({
+      unspent: async (_hashx, limit) => {
+        askedLimit = limit;
+        const utxo = { txid: internal(TXID), vout: 0, height: 1, value: 1n, refs: null };
+        return Array.from({ length: Math.min(limit, 200_000) }, () => utxo);
+      },
+    });
+    const { error } = await call(index, 'blockchain.scripthash.listunspent', [SCRIPT_HASH]);
+    expect(error).toEqual({ code: -32600, message: 'response too large (over 8,100,000 bytes' });
+    // The smallest Radiant entry, counted by hand, comma included:
+    // {"tx_hash":"<64>","tx_pos":0,"height":1,"value":1,"refs":[]},
+    const smallest = `{"tx_hash":"${TXID}","tx_pos":0,"height":1,"value":1,"refs":[]},`.length;
+    expect(smallest).toBe(121);
+    expect(askedLimit).toBe(Math.floor(MAX_SEND_BYTES / smallest) + 1);
+  });
+
+  it('refuses a raw tx whose hex cannot fit a reply without encoding it', async () => {
+    // Only the length of these bytes may be read: encoding them would fail as our own error.
+    const raw = { length: MAX_SEND_BYTES / 2 + 1 } as unknown as Uint8Array;
+    const block = null;
+    const index = fakeIndex({ txRecord: async () => ({ raw, block, tipHeight: 10 }) });
+    const { error } = await call(index, 'blockchain.transaction.get', [TXID]);
+    expect(error).toEqual({ code: -32600, message: 'response too large (over 8,100,000 bytes' });
+  });
+
   it('refuses a verbose flag that is not a boolean', async () => {
     const index = fakeIndex({ rawTx: async () => new Uint8Array([1]) });
     expect((await call(index, 'blockchain.transaction.get', [TXID, 'yes'])).error).toEqual({
@@ -314,7 +394,7 @@ describe('get_balance cost', () => {
 
   it('costs 1 + utxos / 50, as ElectrumX charges it', async () => {
     const context = methodContext(index, getCoin('Radiant', 'mainnet'), memorySession());
-    const result = await scripthashGetBalance(context, [SCRIPT_HASH]);
+    const result = await scripthashGetBalance(context, [SCRIPT_HASH], wholeFrame(MAX_SEND_BYTES));
     const method = 'blockchain.scripthash.get_balance';
     // ElectrumX session.py get_balance: bump_cost(1.0 + len(utxos) / 50); 120 UTXOs -> 3.4.
     expect(requestCost(method, 1, [SCRIPT_HASH], result)).toBeCloseTo(3.4, 12);

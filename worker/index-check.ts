@@ -165,7 +165,7 @@ export class CheckedIndexReader extends LibsqlIndexReader {
  * /health), then the session closes. Readers other than CheckedIndexReader (tests' fakes) pass.
  */
 export function refusingOtherChains(handler: Handler<MethodContext>): Handler<MethodContext> {
-  return async (context, args) => {
+  return async (context, args, room) => {
     const index: IndexReader = context.index;
     // instanceof sees through the Proxy of worker/notify-tracker.ts (it keeps the prototype).
     if (index instanceof CheckedIndexReader) {
@@ -174,6 +174,6 @@ export function refusingOtherChains(handler: Handler<MethodContext>): Handler<Me
         throw new RpcError(INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, { disconnect: true });
       }
     }
-    return handler(context, args);
+    return handler(context, args, room);
   };
 }

@@ -127,8 +127,11 @@ export interface IndexReader {
   /** Confirmed history in block order (at most `limit` rows), then the mempool's. */
   history(hashx: Uint8Array, limit: number): Promise<History>;
   mempoolHistory(hashx: Uint8Array): Promise<MempoolTx[]>;
-  /** Confirmed outputs not spent in the mempool, then unspent mempool outputs. */
-  unspent(hashx: Uint8Array): Promise<Utxo[]>;
+  /**
+   * Confirmed outputs not spent in the mempool, then unspent mempool outputs; at most `limit`
+   * confirmed rows are read (so a longer list is cut short: ask for one more than you can send).
+   */
+  unspent(hashx: Uint8Array, limit: number): Promise<Utxo[]>;
   /** The cached status hash (32 raw bytes), or null when the script hash has no history. */
   status(hashx: Uint8Array): Promise<Uint8Array | null>;
   /** The node's relay fee in coin per kB, or null before the indexer has read it. */

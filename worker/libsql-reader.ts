@@ -184,13 +184,13 @@ export class LibsqlIndexReader implements IndexReader {
     return readMempoolHistory(mempool);
   }
 
-  async unspent(hashx: Uint8Array): Promise<Utxo[]> {
+  async unspent(hashx: Uint8Array, limit: number): Promise<Utxo[]> {
     const [confirmed, created, spent] = await this.#batch([
       {
         sql:
           'SELECT t.txid, u.vout, t.height, u.value, u.refs FROM utxos u ' +
-          'JOIN txs t ON t.tx_num = u.tx_num WHERE u.hashx = ? ORDER BY u.tx_num, u.vout',
-        args: [hashx],
+          'JOIN txs t ON t.tx_num = u.tx_num WHERE u.hashx = ? ORDER BY u.tx_num, u.vout LIMIT ?',
+        args: [hashx, limit],
       },
       { sql: 'SELECT txid, vout, value, refs FROM mempool_outputs WHERE hashx = ?', args: [hashx] },
       { sql: 'SELECT prev_txid, prev_vout FROM mempool_spends WHERE hashx = ?', args: [hashx] },

@@ -47,9 +47,9 @@ export class SessionStats {
     const counted: Record<string, Handler<C>> = {};
     for (const [name, handler] of Object.entries(options.handlers)) {
       if (handler === undefined) continue;
-      counted[name] = (context, args) => {
+      counted[name] = (context, args, room) => {
         this.#batch.requests[name] = (this.#batch.requests[name] ?? 0) + 1;
-        return handler(context, args);
+        return handler(context, args, room);
       };
     }
     return { ...options, handlers: counted };

@@ -1,6 +1,12 @@
 // Tests of dispatch: arity, unknown methods, notifications, batches, MAX_SEND, internal errors.
 import { describe, expect, it } from 'vitest';
-import { checkArity, handleMessage, type DispatchOptions, type Handler } from './dispatch.ts';
+import {
+  BATCH_CONCURRENCY,
+  checkArity,
+  handleMessage,
+  type DispatchOptions,
+  type Handler,
+} from './dispatch.ts';
 import { BAD_REQUEST, RpcError } from './errors.ts';
 import type { RpcRequest } from './framing.ts';
 import { METHODS, methodsForChain, type MethodSpec } from './methods.ts';
@@ -9,6 +15,10 @@ import { negotiateVersion, versionInRange } from './version.ts';
 interface FakeContext {
   version: string;
   calls: string[];
+  /** Handlers of 'slow' and 'fill' running now, the most seen at once, and the rooms seen. */
+  running: number;
+  mostRunning: number;
+  rooms: number[];
 }
 
 const SPECS: MethodSpec[] = [
@@ -23,6 +33,8 @@ const SPECS: MethodSpec[] = [
   { name: 'version', params: ['name', 'v'], required: 0, ignoresExtraParams: true, cost: 1 },
   { name: 'bye', params: [], required: 0, cost: 1 },
   { name: 'nohandler', params: [], required: 0, cost: 1 },
+  { name: 'slow', params: [], required: 0, cost: 1 },
+  { name: 'fill', params: ['bytes'], required: 1, cost: 1 },
 ];
 
 const HANDLERS: Record<string, Handler<FakeContext>> = {
@@ -48,10 +60,22 @@ const HANDLERS: Record<string, Handler<FakeContext>> = {
   bye: () => {
     throw new RpcError(BAD_REQUEST, 'go away', { disconnect: true });
   },
+  slow: async (context) => {
+    context.running += 1;
+    context.mostRunning = Math.max(context.mostRunning, context.running);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    context.running -= 1;
+    return 'slow';
+  },
+  fill: async (context, args, room) => {
+    context.rooms.push(room.bytes());
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return 'x'.repeat(Number(args[0]));
+  },
 };
 
 function setup(overrides: Partial<DispatchOptions<FakeContext>> = {}) {
-  const context: FakeContext = { version: '1.4', calls: [] };
+  const context: FakeContext = { version: '1.4', calls: [], running: 0, mostRunning: 0, rooms: [] };
   const internal: { error: unknown; request: RpcRequest }[] = [];
   const options: DispatchOptions<FakeContext> = {
     methods: new Map(SPECS.map((spec) => [spec.name, spec])),
@@ -262,6 +286,32 @@ describe('batches', () => {
       { jsonrpc: '2.0', result: null, id: 3 },
     ]);
     expect(outcome.reply?.length).toBeLessThanOrEqual(300);
+  });
+
+  it('runs at most BATCH_CONCURRENCY items at once, and answers all in order', async () => {
+    const { context, send } = setup();
+    const batch = Array.from({ length: 35 }, (_, id) => ({ id, method: 'slow' }));
+    const outcome = await send(batch);
+    expect(context.mostRunning).toBe(BATCH_CONCURRENCY);
+    expect(outcome.json).toEqual(batch.map(({ id }) => ({ jsonrpc: '2.0', result: 'slow', id })));
+  });
+
+  it('does not run items reached once the frame is full, and tells each the room', async () => {
+    const { context, send } = setup({ maxSendBytes: 1000 });
+    const batch = Array.from({ length: 40 }, (_, id) => ({ id, method: 'fill', params: [300] }));
+    const outcome = await send(batch);
+    // The first BATCH_CONCURRENCY start together, the frame still empty (its "[" taken). Each
+    // one that finishes frees a runner: the next item sees the room its reply (and comma) left,
+    // until the room is gone; the 28 items after that never run.
+    const replyBytes = JSON.stringify({ jsonrpc: '2.0', result: 'x'.repeat(300), id: 0 }).length;
+    const together = Array.from({ length: BATCH_CONCURRENCY }, () => 999);
+    const step = replyBytes + 1;
+    expect(context.rooms).toEqual([...together, 999 - step, 999 - 2 * step]);
+    const full = errorOf(-32600, 'response too large (over 1,000 bytes', null);
+    const expected = batch.map(({ id }) => {
+      return id < 2 ? { jsonrpc: '2.0', result: 'x'.repeat(300), id } : { ...full, id };
+    });
+    expect(outcome.json).toEqual(expected);
   });
 });
 

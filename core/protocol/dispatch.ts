@@ -16,8 +16,37 @@ import {
 import type { MethodSpec } from './methods.ts';
 import { versionInRange } from './version.ts';
 
+/**
+ * The space a reply may still take in its frame: MAX_SEND for a single request; in a batch,
+ * MAX_SEND less the replies of the items already answered. A handler whose answer grows with the
+ * data (a long history, many outputs, a big tx) checks it before reading or encoding, and throws
+ * `responseTooLarge(room.maxSendBytes)` instead of building a reply that would be replaced.
+ */
+export interface ReplyRoom {
+  readonly maxSendBytes: number;
+  /** Bytes left for this reply when asked (items of a batch finish while it runs). */
+  bytes(): number;
+}
+
 /** A method handler: positional arguments, already checked for count (not for value). */
-export type Handler<C> = (context: C, args: readonly unknown[]) => unknown;
+export type Handler<C> = (context: C, args: readonly unknown[], room: ReplyRoom) => unknown;
+
+/** The room of a reply that has its frame to itself. */
+export function wholeFrame(maxSendBytes: number): ReplyRoom {
+  return { maxSendBytes, bytes: () => maxSendBytes };
+}
+
+/**
+ * Items of a batch that run at once (ElectrumX's initial concurrency): a batch of slow reads
+ * queues behind itself instead of all starting together, so the room they share is known.
+ */
+export const BATCH_CONCURRENCY = 10;
+
+/**
+ * No reply, not even an error, fits in fewer bytes: a batch item reached with less room left is
+ * answered "response too large" without running.
+ */
+const SMALLEST_REPLY_BYTES = 32;
 
 /** Everything the dispatcher needs from its host (the Worker session, HTTP, a Node listener). */
 export interface DispatchOptions<C> {
@@ -89,7 +118,8 @@ export function checkArity(spec: MethodSpec, params: RpcParams): unknown[] {
 /** Runs one request to its result. @throws RpcError for every failure, internal ones as -32603. */
 export async function dispatchRequest<C>(
   request: RpcRequest,
-  options: DispatchOptions<C>
+  options: DispatchOptions<C>,
+  room: ReplyRoom = wholeFrame(options.maxSendBytes ?? MAX_SEND_BYTES)
 ): Promise<unknown> {
   options.onRequest?.(request);
   const spec = options.methods.get(request.method);
@@ -105,7 +135,7 @@ export async function dispatchRequest<C>(
   const refusal = options.admit?.(spec, request) ?? null;
   if (refusal !== null) throw refusal;
   try {
-    return await handler(options.context, args);
+    return await handler(options.context, args, room);
   } catch (error) {
     if (error instanceof RpcError) throw error;
     options.onInternalError(error, request);
@@ -118,13 +148,21 @@ interface ItemReply {
   disconnect: boolean;
 }
 
-async function answerItem<C>(item: ParsedItem, options: DispatchOptions<C>): Promise<ItemReply> {
+async function answerItem<C>(
+  item: ParsedItem,
+  options: DispatchOptions<C>,
+  room: ReplyRoom
+): Promise<ItemReply> {
   if (!item.ok) return { text: encodeError(item.id, item.error), disconnect: false };
   const { request } = item;
   // A notification gets no reply; like ElectrumX we do not run it either.
   if (request.isNotification) return { text: null, disconnect: false };
+  if (room.bytes() < SMALLEST_REPLY_BYTES) {
+    const refusal = responseTooLarge(room.maxSendBytes);
+    return { text: encodeError(request.id, refusal), disconnect: false };
+  }
   try {
-    const result = await dispatchRequest(request, options);
+    const result = await dispatchRequest(request, options, room);
     return { text: encodeReply(request, result, options), disconnect: false };
   } catch (error) {
     const rpcError = error instanceof RpcError ? error : internalError(error);
@@ -146,9 +184,12 @@ function encodeReply<C>(request: RpcRequest, result: unknown, options: DispatchO
 }
 
 /**
- * Answers one incoming message. A batch's items run concurrently and are answered in request
- * order; replies that would take the batch past MAX_SEND are replaced by "response too large"
- * one by one, as aiorpcx does, so the frame itself stays under the limit.
+ * Answers one incoming message. A batch's items start in request order, BATCH_CONCURRENCY at a
+ * time, and are answered in request order; replies that would take the batch past MAX_SEND are
+ * replaced by "response too large" one by one, as aiorpcx does, so the frame itself stays under
+ * the limit. Items that start once the replies so far have filled the frame are refused without
+ * running, and each handler sees the room left (ReplyRoom), so a batch asking for more than one
+ * frame can carry costs no more work than one frame's worth (plus the items already running).
  */
 export async function handleMessage<C>(
   text: string,
@@ -158,12 +199,37 @@ export async function handleMessage<C>(
   if (parsed.kind === 'invalid') {
     return { reply: encodeError(null, parsed.error), disconnect: false };
   }
+  const maxSendBytes = options.maxSendBytes ?? MAX_SEND_BYTES;
   if (parsed.kind === 'single') {
-    const answer = await answerItem(parsed.item, options);
+    const answer = await answerItem(parsed.item, options, wholeFrame(maxSendBytes));
     return { reply: answer.text, disconnect: answer.disconnect };
   }
-  const answers = await Promise.all(parsed.items.map((item) => answerItem(item, options)));
-  return assembleBatch(answers, options.maxSendBytes ?? MAX_SEND_BYTES, parsed.items);
+  const answers = await answerBatch(parsed.items, options, maxSendBytes);
+  return assembleBatch(answers, maxSendBytes, parsed.items);
+}
+
+async function answerBatch<C>(
+  items: ParsedItem[],
+  options: DispatchOptions<C>,
+  maxSendBytes: number
+): Promise<ItemReply[]> {
+  // The opening bracket, then each finished reply and its comma, in the order they finish.
+  let usedBytes = 1;
+  const room: ReplyRoom = { maxSendBytes, bytes: () => Math.max(0, maxSendBytes - usedBytes) };
+  const answers: ItemReply[] = [];
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) {
+      const item = items[index];
+      if (item === undefined) continue;
+      const answer = await answerItem(item, options, room);
+      if (answer.text !== null) usedBytes += utf8ByteLength(answer.text) + 1;
+      answers[index] = answer;
+    }
+  };
+  const runners = Math.min(BATCH_CONCURRENCY, items.length);
+  await Promise.all(Array.from({ length: runners }, runner));
+  return answers;
 }
 
 function assembleBatch(

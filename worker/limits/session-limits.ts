@@ -400,11 +400,11 @@ export class MessageMeter {
     for (const [name, handler] of Object.entries(handlers)) {
       if (handler === undefined) continue;
       const baseCost = methods.get(name)?.cost ?? 1;
-      metered[name] = (context, args) =>
+      metered[name] = (context, args, room) =>
         meter.runRequest(async () => {
           let result: unknown;
           try {
-            result = await handler(context, args);
+            result = await handler(context, args, room);
           } catch (error) {
             this.#errorsCharged += 1;
             meter.charge(baseCost + ERROR_REPLY_COST);

@@ -1,8 +1,8 @@
 // Script hash handlers: balance, history, mempool, unspent outputs (Radiant refs), subscriptions.
 import { bytesToHex, hashToHex } from '../../core/bytes.ts';
-import type { Handler } from '../../core/protocol/dispatch.ts';
+import type { Handler, ReplyRoom } from '../../core/protocol/dispatch.ts';
 import { HISTORY_TOO_LARGE, RpcError } from '../../core/protocol/errors.ts';
-import { MAX_SEND_BYTES } from '../../core/protocol/framing.ts';
+import { MAX_SEND_BYTES, responseTooLarge } from '../../core/protocol/framing.ts';
 import { parseScriptHash } from '../../core/protocol/validation.ts';
 import { refToString, REF_BYTES } from '../../core/script.ts';
 import type { MempoolTx, Utxo } from '../index-reader.ts';
@@ -13,6 +13,19 @@ import type { MethodContext } from './context.ts';
  * of JSON, so a longer history could not fit in MAX_SEND and is refused before it is read.
  */
 export const HISTORY_LIMIT = Math.floor((MAX_SEND_BYTES - 100) / 99);
+
+// The fewest bytes one confirmed entry can take in a reply, comma included:
+// {"tx_hash":"<64 hex>","height":N}, and {"tx_hash":"<64 hex>","tx_pos":N,"height":N,"value":N}
+// (with ,"refs":[] on Radiant). More entries than the room holds at this size cannot fit, so
+// they are refused before they are read.
+const SMALLEST_HISTORY_ENTRY_BYTES = 90;
+const SMALLEST_UTXO_ENTRY_BYTES = 111;
+const EMPTY_REFS_BYTES = ',"refs":[]'.length;
+
+/** How many entries of at least `entryBytes` fit in the room left (all of them, at least). */
+function entriesThatFit(room: ReplyRoom, entryBytes: number): number {
+  return Math.floor(room.bytes() / entryBytes);
+}
 
 // utxos.refs: n x (36-byte ref + 1 kind byte), docs/ARCHITECTURE.md.
 const REF_ENTRY_BYTES = REF_BYTES + 1;
@@ -71,11 +84,14 @@ export const scripthashGetBalance: Handler<MethodContext> = async ({ index }, [s
 };
 
 /** blockchain.scripthash.get_history: confirmed [{tx_hash, height}], then mempool ones with fee. */
-export const scripthashGetHistory: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
-  const history = await index.history(parseScriptHash(scriptHash), HISTORY_LIMIT);
+export const scripthashGetHistory: Handler<MethodContext> = async (context, params, room) => {
+  const hashx = parseScriptHash(params[0]);
+  const fitting = entriesThatFit(room, SMALLEST_HISTORY_ENTRY_BYTES);
+  const history = await context.index.history(hashx, Math.min(HISTORY_LIMIT, fitting + 1));
   if (history.confirmed.length >= HISTORY_LIMIT) {
     throw new RpcError(HISTORY_TOO_LARGE, 'history too large');
   }
+  if (history.confirmed.length > fitting) throw responseTooLarge(room.maxSendBytes);
   const confirmed = history.confirmed.map((tx) => {
     return { tx_hash: hashToHex(tx.txid), height: tx.height };
   });
@@ -89,8 +105,13 @@ export const scripthashGetMempool: Handler<MethodContext> = async ({ index }, [s
 };
 
 /** blockchain.scripthash.listunspent: [{tx_hash, tx_pos, height, value}] (+ refs on Radiant). */
-export const scripthashListunspent: Handler<MethodContext> = async ({ coin, index }, params) => {
-  const utxos = await index.unspent(parseScriptHash(params[0]));
+export const scripthashListunspent: Handler<MethodContext> = async (context, params, room) => {
+  const { coin, index } = context;
+  const hashx = parseScriptHash(params[0]);
+  const entryBytes = SMALLEST_UTXO_ENTRY_BYTES + (coin.radiant ? EMPTY_REFS_BYTES : 0);
+  const fitting = entriesThatFit(room, entryBytes);
+  const utxos = await index.unspent(hashx, fitting + 1);
+  if (utxos.length > fitting) throw responseTooLarge(room.maxSendBytes);
   return utxos.map((utxo: Utxo) => ({
     tx_hash: hashToHex(utxo.txid),
     tx_pos: utxo.vout,

@@ -10,6 +10,7 @@ import {
   RpcError,
   withThousands,
 } from '../../core/protocol/errors.ts';
+import { responseTooLarge } from '../../core/protocol/framing.ts';
 import { parseFlag, parseNonNegativeInteger, parseTxHash } from '../../core/protocol/validation.ts';
 import { verboseTx } from '../../core/protocol/verbose-tx.ts';
 import { parseTx } from '../../core/tx.ts';
@@ -44,7 +45,8 @@ function noTxAt(position: number, height: number): RpcError {
  * blockchain.transaction.get(tx_hash, verbose=false): the raw tx as hex, confirmed or not; with
  * verbose the node's getrawtransaction JSON built from the index (block fields when confirmed).
  */
-export const transactionGet: Handler<MethodContext> = async (context, [txHash, verboseParam]) => {
+export const transactionGet: Handler<MethodContext> = async (context, params, room) => {
+  const [txHash, verboseParam] = params;
   const txid = parseTxHash(txHash);
   const verbose = parseFlag(verboseParam, 'verbose');
   const key = `blockchain.transaction.get:${hashToHex(txid)}`;
@@ -52,6 +54,8 @@ export const transactionGet: Handler<MethodContext> = async (context, [txHash, v
   if (cached !== undefined) return cached;
   const record = await context.index.txRecord(txid);
   if (record === null) throw new RpcError(DAEMON_ERROR, UNKNOWN_TX_MESSAGE);
+  // Both forms carry the raw tx as hex: one that cannot fit is not encoded.
+  if (record.raw.length * 2 > room.bytes()) throw responseTooLarge(room.maxSendBytes);
   const { block, tipHeight } = record;
   if (!verbose) {
     const hex = bytesToHex(record.raw);
