@@ -315,6 +315,40 @@ describe('batches', () => {
   });
 });
 
+describe('ids beyond what a double holds', () => {
+  it('echoes a number id exactly as written, alone or in a batch, wherever it is', async () => {
+    const { send } = setup();
+    const alone = await send('{"id": 12345678901234567891, "method": "echo", "params": [1]}');
+    expect(alone.reply).toBe('{"jsonrpc":"2.0","result":[1],"id":12345678901234567891}');
+    // "id" keys inside params, strings holding brackets and quotes, an escaped key, duplicates
+    // (the last counts, as in JSON.parse), a member that is not an object, a notification.
+    const batch = [
+      '{"method":"echo","params":[{"id":1},"]}\\\"{"],"id":18446744073709551615}',
+      '{"id":1,"method":"echo","params":[2]}',
+      '7',
+      '{"method":"echo","params":[3]}',
+      '{"id":5,"params":{"a":[[{"id":[]}]]},"\u0069d":-9007199254740993,"method":"nosuch"}',
+      '{"id":1.5,"method":"none"}',
+      '{"id":1e400,"method":"none"}',
+    ];
+    const outcome = await send(`[ ${batch.join(' , ')} ]`);
+    expect(outcome.reply).toBe(
+      '[' +
+        [
+          '{"jsonrpc":"2.0","result":[{"id":1},"]}\\\"{"],"id":18446744073709551615}',
+          '{"jsonrpc":"2.0","result":[2],"id":1}',
+          '{"jsonrpc":"2.0","error":{"code":-32600,' +
+            '"message":"request object must be a dictionary"},"id":null}',
+          '{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown method \\"nosuch\\""},' +
+            '"id":-9007199254740993}',
+          '{"jsonrpc":"2.0","result":null,"id":1.5}',
+          '{"jsonrpc":"2.0","result":null,"id":1e400}',
+        ].join(',') +
+        ']'
+    );
+  });
+});
+
 describe('checkArity with the real method table', () => {
   it('tolerates extra server.version arguments and enforces the rest', () => {
     const version = METHODS.get('server.version');

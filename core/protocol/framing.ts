@@ -8,7 +8,8 @@ import {
   RpcError,
   withThousands,
 } from './errors.ts';
-import { encodeJson } from './json.ts';
+import { idTexts } from './id-text.ts';
+import { encodeJson, RawJson } from './json.ts';
 
 /** Largest request message accepted, in UTF-8 bytes (DESIGN §6 MAX_RECV). */
 export const MAX_RECV_BYTES = 1_000_000;
@@ -17,8 +18,11 @@ export const MAX_SEND_BYTES = 8_100_000;
 /** Most requests in one batch; a wallet's address sweep stays far below this. */
 export const MAX_BATCH_ITEMS = 1_000;
 
-/** A request id: echoed back with the same JSON type. */
-export type RpcId = number | string | null;
+/**
+ * A request id: echoed back with the same JSON type. A number JSON.parse could not hold exactly
+ * (beyond 2^53) is kept as the text the client wrote (RawJson), so the echo is exact too.
+ */
+export type RpcId = number | string | null | RawJson;
 /** Positional or named parameters as they arrived. */
 export type RpcParams = unknown[] | Record<string, unknown>;
 
@@ -82,7 +86,12 @@ export function parseMessage(text: string, maxRecvBytes = MAX_RECV_BYTES): Parse
   } catch {
     return { kind: 'invalid', error: new RpcError(PARSE_ERROR, 'invalid JSON') };
   }
-  if (!Array.isArray(payload)) return { kind: 'single', item: parseItem(payload) };
+  if (!Array.isArray(payload)) {
+    const item = parseItem(payload);
+    if (!hasRoundedId(item)) return { kind: 'single', item };
+    const written = idTexts(text);
+    return { kind: 'single', item: withIdText(item, typeof written === 'string' ? written : null) };
+  }
   if (payload.length === 0) {
     return { kind: 'invalid', error: new RpcError(INVALID_REQUEST, 'batch is empty') };
   }
@@ -92,7 +101,30 @@ export function parseMessage(text: string, maxRecvBytes = MAX_RECV_BYTES): Parse
     const message = `batch of ${count} requests is too large (at most ${most})`;
     return { kind: 'invalid', error: new RpcError(INVALID_REQUEST, message) };
   }
-  return { kind: 'batch', items: payload.map(parseItem) };
+  const items = payload.map(parseItem);
+  if (!items.some(hasRoundedId)) return { kind: 'batch', items };
+  const written = idTexts(text);
+  const texts = Array.isArray(written) ? written : [];
+  return { kind: 'batch', items: items.map((item, n) => withIdText(item, texts[n] ?? null)) };
+}
+
+function idOfItem(item: ParsedItem): RpcId {
+  return item.ok ? item.request.id : item.id;
+}
+
+// A number id JSON.parse rounded: an integer beyond 2^53, or one too big for a double at all.
+// (Fractions keep their shortest form: JSON-RPC asks for none, and no wallet sends them.)
+function hasRoundedId(item: ParsedItem): boolean {
+  const id = idOfItem(item);
+  if (typeof id !== 'number') return false;
+  return !Number.isFinite(id) || (Number.isInteger(id) && !Number.isSafeInteger(id));
+}
+
+// The item with its rounded number id replaced by the id's text (a JSON number token).
+function withIdText(item: ParsedItem, written: string | null): ParsedItem {
+  if (!hasRoundedId(item) || written === null) return item;
+  const id = new RawJson(written);
+  return item.ok ? { ok: true, request: { ...item.request, id } } : { ...item, id };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

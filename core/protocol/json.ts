@@ -2,8 +2,9 @@
 
 /**
  * JSON text written into a reply as it is: amounts in coins with their 8 decimals ("0.30000000",
- * as the node prints them) and answers kept from an earlier encodeJson (the edge cache). The text
- * must be one valid JSON value that we produced; client input never goes in here.
+ * as the node prints them), answers kept from an earlier encodeJson (the edge cache), and a
+ * request's number id beyond 2^53 as the client wrote it (a number token JSON.parse accepted).
+ * The text must be one valid JSON value; no other client input goes in here.
  */
 export class RawJson {
   readonly text: string;

@@ -4,7 +4,9 @@ import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
 import {
   encodeBatch,
   encodeError,
+  parseMessage,
   utf8ByteLength,
+  type ParsedItem,
   type RpcId,
 } from '../../core/protocol/framing.ts';
 import type { MethodSpec } from '../../core/protocol/methods.ts';
@@ -418,19 +420,11 @@ export class MessageMeter {
   }
 }
 
-function idOf(item: unknown): RpcId {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return null;
-  const id = (item as Record<string, unknown>).id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
-// The id of a single request, or the ids of a batch; null when the text is not JSON or too big.
+// The id of a single request, or the ids of a batch (as a reply echoes them); null when the
+// text is not JSON or too big.
 function requestIds(text: string, maxRecvBytes: number): RpcId | RpcId[] {
-  if (text.length > maxRecvBytes) return null;
-  try {
-    const payload: unknown = JSON.parse(text);
-    return Array.isArray(payload) && payload.length > 0 ? payload.map(idOf) : idOf(payload);
-  } catch {
-    return null;
-  }
+  const parsed = parseMessage(text, maxRecvBytes);
+  if (parsed.kind === 'invalid') return null;
+  const idOf = (item: ParsedItem): RpcId => (item.ok ? item.request.id : item.id);
+  return parsed.kind === 'single' ? idOf(parsed.item) : parsed.items.map(idOf);
 }
