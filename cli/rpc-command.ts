@@ -1,7 +1,7 @@
 // `electrum-edge rpc <command> [args]`: a client of the indexer's admin RPC, like electrumx_rpc.
 import { request } from 'node:http';
 import { redact } from '../indexer/logger.ts';
-import { adminRpcSettings } from '../indexer/admin-rpc.ts';
+import { adminRpcSettings, UNAUTHORIZED } from '../indexer/admin-rpc.ts';
 import type { CliIo } from './io.ts';
 import { UsageError, parseArgs, type ParsedArgs } from './args.ts';
 
@@ -154,7 +154,11 @@ export async function runRpcCommand(argv: readonly string[], io: CliIo): Promise
   } catch (error) {
     const secrets = [target.password];
     if (error instanceof AdminRpcCallError) {
-      const shown = { code: error.code, message: redact(error.message, secrets) };
+      let message = redact(error.message, secrets);
+      if (error.code === UNAUTHORIZED) {
+        message += ': the indexer refused RPC_USER and RPC_PASSWORD (use the ones it runs with)';
+      }
+      const shown = { code: error.code, message };
       io.stderr(`${JSON.stringify(shown, null, 2)}\n`);
       return 1;
     }

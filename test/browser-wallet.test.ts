@@ -241,9 +241,32 @@ describe('wallet page in a real browser (Chromium, https/wss)', () => {
       await other.goto(`${stack.httpUrl}/wallet`);
       await expect
         .poll(() => other.getByTestId('error').textContent(), { timeout: PAGE_TIMEOUT_MS })
-        .toBe('add ?scripthash=<64 hex digits> to the address');
+        .toBe('add ?address=<address> or ?scripthash=<64 hex digits> to the URL');
       expect(await other.getByTestId('connection').textContent()).toBe('loading');
       expect(sockets).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('takes an address instead of a script hash, and names one it cannot read', async () => {
+    // The protocol docs' example (../shared/fixtures/vectors/derived-spec-examples.json):
+    // the genesis block's address and its script hash.
+    const address = '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa';
+    const scriptHash = '8b01df4e368ea28f8dc0423bcf7a4923e3a12d307c875e47a0cfbf90b5c39161';
+    const other = await context.newPage();
+    try {
+      await other.goto(`${stack.httpUrl}/wallet?address=${address}`);
+      expect(other.url()).toBe(`${stack.httpUrl}/wallet?scripthash=${scriptHash}`);
+      await expect
+        .poll(() => other.getByTestId('scripthash').textContent(), { timeout: PAGE_TIMEOUT_MS })
+        .toBe(scriptHash);
+      const refused = await other.goto(`${stack.httpUrl}/wallet?address=${address.slice(0, -1)}b`);
+      expect(refused?.status()).toBe(400);
+      expect(await refused?.text()).toBe(
+        '"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb" is not a valid address: bad base58check ' +
+          '(for Bitcoin mainnet)\n'
+      );
     } finally {
       await other.close();
     }

@@ -25,6 +25,9 @@ import {
 import { readReferenceChain } from './support/reference-chain.ts';
 import { runCli } from './support/run-cli.ts';
 
+const UNAUTHORIZED_SHOWN =
+  'unauthorized: the indexer refused RPC_USER and RPC_PASSWORD (use the ones it runs with)';
+
 const coin = getCoin('BitcoinCash', 'regtest');
 const CHAIN = loadChainFile(join(PROJECT_DIR, 'data/bitcoincash_regtest_0-103.json'));
 const TIP = CHAIN.length - 1;
@@ -253,7 +256,7 @@ describe('a running indexer', () => {
     const wrongEnv = { ...rpcEnv, RPC_PASSWORD: 'wrong-pass-0123456789' };
     const wrong = await cli(['rpc', 'getinfo'], wrongEnv);
     expect(wrong.code).toBe(1);
-    expect(JSON.parse(wrong.stderr)).toEqual({ code: -32001, message: 'unauthorized' });
+    expect(JSON.parse(wrong.stderr)).toEqual({ code: -32001, message: UNAUTHORIZED_SHOWN });
     const info = await json('getinfo');
     expect(info).toMatchObject({
       coin: 'BitcoinCash',

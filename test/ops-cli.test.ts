@@ -10,6 +10,9 @@ import { RpcError } from '../core/protocol/errors.ts';
 import { startAdminRpc, type AdminRpcServer } from '../indexer/admin-rpc.ts';
 import { runCli } from './support/run-cli.ts';
 
+const UNAUTHORIZED_SHOWN =
+  'unauthorized: the indexer refused RPC_USER and RPC_PASSWORD (use the ones it runs with)';
+
 const USER = 'cli-test-operator';
 const PASSWORD = 'cli-test-password-1b2c3d4e';
 
@@ -77,7 +80,7 @@ describe('electrum-edge rpc', () => {
     const wrong = { ...env, RPC_PASSWORD: 'wrong-password-zzzzzzzz' };
     const result = await run(['rpc', 'getinfo'], wrong);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stderr)).toEqual({ code: -32001, message: 'unauthorized' });
+    expect(JSON.parse(result.stderr)).toEqual({ code: -32001, message: UNAUTHORIZED_SHOWN });
     expect(result.stderr + result.stdout).not.toContain('wrong-password');
   });
 

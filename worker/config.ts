@@ -1,7 +1,8 @@
 // The Worker's settings, read from its env: chain, server texts and the index connection.
 import { createClient } from '@libsql/client/web';
-import { getCoin, type Coin } from '../core/coins.ts';
+import type { Coin } from '../core/coins.ts';
 import { SERVER_SOFTWARE } from '../core/protocol/version.ts';
+import { readCoin } from './coin-setting.ts';
 import type { Env } from './env.ts';
 import { CheckedIndexReader, indexChainCheck } from './index-check.ts';
 import type { ServerInfo } from './methods/context.ts';
@@ -59,14 +60,6 @@ export function loadConfig(env: Env): WorkerConfig {
   };
 }
 
-/** COIN and NET. @throws Error naming the two settings and the valid values. */
-function readCoin(env: Env): Coin {
-  try {
-    return getCoin(env.COIN, env.NET);
-  } catch (error) {
-    throw new Error(`COIN/NET: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
 
 /** LIBSQL_URL. @throws Error when it is unset. */
 export function readIndexUrl(env: Env): string {

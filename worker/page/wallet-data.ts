@@ -29,7 +29,7 @@ function shorten(text: string): string {
 export function readScriptHash(search: string): string {
   const given = new URLSearchParams(search).get('scripthash');
   if (given === null || given === '') {
-    throw new Error('add ?scripthash=<64 hex digits> to the address');
+    throw new Error('add ?address=<address> or ?scripthash=<64 hex digits> to the URL');
   }
   const scriptHash = given.trim().toLowerCase();
   if (!SCRIPT_HASH_PATTERN.test(scriptHash)) {
