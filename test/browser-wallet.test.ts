@@ -250,7 +250,7 @@ describe('wallet page in a real browser (Chromium, https/wss)', () => {
   });
 
   it('takes an address instead of a script hash, and names one it cannot read', async () => {
-    // The protocol docs' example (../shared/fixtures/vectors/derived-spec-examples.json):
+    // The protocol docs' example (test/fixtures/vectors/derived-spec-examples.json):
     // the genesis block's address and its script hash.
     const address = '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa';
     const scriptHash = '8b01df4e368ea28f8dc0423bcf7a4923e3a12d307c875e47a0cfbf90b5c39161';

@@ -1,5 +1,5 @@
 // Tests of /wallet?address=: addresses of the protocol docs' and Electrum's examples lead to the
-// script hashes those sources give (../shared/fixtures/vectors/SOURCES.md).
+// script hashes those sources give (test/fixtures/vectors/SOURCES.md).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { addressTarget } from '../worker/page/wallet-address.ts';
@@ -10,13 +10,9 @@ interface AddressVector {
   source: string;
 }
 
+const VECTORS_URL = new URL('./fixtures/vectors/derived-spec-examples.json', import.meta.url);
 const VECTORS = (
-  JSON.parse(
-    readFileSync(
-      new URL('../../shared/fixtures/vectors/derived-spec-examples.json', import.meta.url),
-      'utf8'
-    )
-  ) as { scripthash: Partial<AddressVector>[] }
+  JSON.parse(readFileSync(VECTORS_URL, 'utf8')) as { scripthash: Partial<AddressVector>[] }
 ).scripthash.filter((v): v is AddressVector => v.address !== undefined);
 
 function pageOf(scriptHash: string): string {
