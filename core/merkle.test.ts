@@ -88,14 +88,15 @@ describe('merkle', () => {
       expect(bytesToHex(root)).toBe(referenceRoot(leaves).toString('hex'));
       for (let index = 0; index < count; index++) {
         const leaf = leaves[index] as Buffer;
-        expect(foldBranch(leaf, merkleBranch(leaves, index), index)).toEqual(root);
+        const proved = foldBranch(leaf, merkleBranch(leaves, index), index);
+        expect(bytesToHex(proved)).toBe(bytesToHex(root));
       }
     }
   });
 
   it('a single leaf is its own root with an empty branch', () => {
     const leaf = randomBytes(32);
-    expect(merkleRoot([leaf])).toEqual(leaf);
+    expect(bytesToHex(merkleRoot([leaf]))).toBe(bytesToHex(leaf));
     expect(merkleBranch([leaf], 0)).toEqual([]);
   });
 

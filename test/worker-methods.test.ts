@@ -1,6 +1,7 @@
 // The Worker's method handlers in Node over a fake index: the cases a real chain file lacks.
 // Radiant refs in listunspent, the history limit, refusals, an empty index, our own failures,
-// fee answers per estimate mode and mempool floor, get_balance's cost.
+// fee answers per estimate mode and mempool floor, get_balance's cost, merkle trees kept.
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { getCoin, type Coin } from '../core/coins.ts';
 import {
@@ -174,6 +175,127 @@ describe('listunspent refs (Radiant)', () => {
     ]);
     expect(error).toEqual({ code: -32603, message: 'internal server error' });
     expect(String(logged[0])).toContain('refs column of 36 bytes');
+  });
+});
+
+describe('merkle proofs from kept block trees', () => {
+  // An independent tree: node:crypto's SHA-256d over Buffer.concat, odd nodes paired with
+  // themselves (Bitcoin's BlockMerkleRoot), the branch read level by level.
+  const sha256d = (data: Buffer): Buffer =>
+    createHash('sha256').update(createHash('sha256').update(data).digest()).digest();
+  function referenceBranch(leaves: Buffer[], index: number): { root: Buffer; branch: Buffer[] } {
+    const branch: Buffer[] = [];
+    let level = leaves;
+    let position = index;
+    while (level.length > 1) {
+      branch.push(level[position ^ 1] ?? (level[position] as Buffer));
+      const next: Buffer[] = [];
+      for (let i = 0; i < level.length; i += 2) {
+        const left = level[i] as Buffer;
+        next.push(sha256d(Buffer.concat([left, level[i + 1] ?? left])));
+      }
+      level = next;
+      position >>= 1;
+    }
+    return { root: level[0] as Buffer, branch };
+  }
+  const display = (bytes: Uint8Array): string => Buffer.from(bytes).reverse().toString('hex');
+
+  // A block of `count` random txids and a header carrying their merkle root.
+  function block(count: number): { txids: Buffer[]; header: Uint8Array } {
+    const txids = Array.from({ length: count }, () => randomBytes(32));
+    const header = new Uint8Array(80);
+    header.set(referenceBranch(txids, 0).root, 36);
+    return { txids, header };
+  }
+
+  function countingIndex(blocks: Map<number, { txids: Buffer[]; header: Uint8Array }>) {
+    const reads = { txids: 0 };
+    const index = fakeIndex({
+      headerRange: async (height) => {
+        const found = blocks.get(height);
+        return { tipHeight: 1000, headers: found === undefined ? [] : [found.header] };
+      },
+      blockTxidsWithTip: async (height) => {
+        reads.txids += 1;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return { tipHeight: 1000, txids: blocks.get(height)?.txids ?? null };
+      },
+    });
+    return { index, reads };
+  }
+
+  async function batchOf(index: IndexReader, requests: { method: string; params: unknown[] }[]) {
+    const session = memorySession();
+    const dispatch: DispatchOptions<MethodContext> = {
+      methods: METHODS,
+      handlers: HANDLERS,
+      context: methodContext(index, getCoin('Radiant', 'mainnet'), session),
+      protocolVersion: () => session.protocolVersion(),
+      onInternalError: () => {},
+    };
+    const batch = requests.map((request, id) => ({ id, ...request }));
+    const outcome = await handleMessage(JSON.stringify(batch), dispatch);
+    return JSON.parse(outcome.reply ?? '[]') as { result?: unknown; error?: unknown }[];
+  }
+
+  it('reads a block once for a batch of proofs from it; each answer as the reference', async () => {
+    const big = block(3001);
+    const { index, reads } = countingIndex(new Map([[700, big]]));
+    const positions = [0, 1, 1500, 2999, 3000, ...Array.from({ length: 195 }, (_, n) => n * 15)];
+    const replies = await batchOf(index, [
+      ...positions.map((pos) => ({
+        method: 'blockchain.transaction.id_from_pos',
+        params: [700, pos, true],
+      })),
+      {
+        method: 'blockchain.transaction.get_merkle',
+        params: [display(big.txids[2222] as Buffer), 700],
+      },
+    ]);
+    expect(reads.txids).toBe(1);
+    positions.forEach((pos, n) => {
+      const { branch } = referenceBranch(big.txids, pos);
+      expect(replies[n]?.result).toEqual({
+        tx_hash: display(big.txids[pos] as Buffer),
+        merkle: branch.map(display),
+      });
+    });
+    const { branch } = referenceBranch(big.txids, 2222);
+    expect(replies[positions.length]?.result).toEqual({
+      block_height: 700,
+      merkle: branch.map(display),
+      pos: 2222,
+    });
+  });
+
+  it('reads the block again when its header changes (a reorg), not the old tree', async () => {
+    const blocks = new Map([[5, block(7)]]);
+    const { index, reads } = countingIndex(blocks);
+    const ask = [{ method: 'blockchain.transaction.id_from_pos', params: [5, 6, true] }];
+    const [first] = await batchOf(index, ask);
+    const replaced = block(9);
+    blocks.set(5, replaced);
+    const [second] = await batchOf(index, ask);
+    expect(reads.txids).toBe(2);
+    expect(first?.result).not.toEqual(second?.result);
+    expect(second?.result).toEqual({
+      tx_hash: display(replaced.txids[6] as Buffer),
+      merkle: referenceBranch(replaced.txids, 6).branch.map(display),
+    });
+  });
+
+  it('keeps no tree whose txids miss the header root, and says so as our failure', async () => {
+    const damaged = block(4);
+    damaged.header = damaged.header.slice();
+    damaged.header[40] = (damaged.header[40] ?? 0) ^ 1;
+    const { index, reads } = countingIndex(new Map([[9, damaged]]));
+    const ask = [{ method: 'blockchain.transaction.id_from_pos', params: [9, 0, true] }];
+    for (let round = 0; round < 2; round++) {
+      const [reply] = await batchOf(index, ask);
+      expect(reply?.error).toEqual({ code: -32603, message: 'internal server error' });
+    }
+    expect(reads.txids).toBe(2);
   });
 });
 

@@ -1,7 +1,7 @@
 // Transaction handlers: raw and verbose txs, merkle proofs, txids by block position, broadcast.
 import { ParseError } from '../../core/byte-reader.ts';
-import { bytesToHex, equalBytes, hashToHex, hexToBytes } from '../../core/bytes.ts';
-import { merkleBranch } from '../../core/merkle.ts';
+import { bytesToHex, hashToHex, hexToBytes } from '../../core/bytes.ts';
+import { branchFromLevels } from '../../core/merkle.ts';
 import type { Handler } from '../../core/protocol/dispatch.ts';
 import {
   BAD_REQUEST,
@@ -14,6 +14,7 @@ import { responseTooLarge } from '../../core/protocol/framing.ts';
 import { parseFlag, parseNonNegativeInteger, parseTxHash } from '../../core/protocol/validation.ts';
 import { verboseTx } from '../../core/protocol/verbose-tx.ts';
 import { parseTx } from '../../core/tx.ts';
+import { blockTree, leafAt, leafPosition } from './block-trees.ts';
 import type { MethodContext } from './context.ts';
 import { cachedAnswer, isFinal, rememberAnswer } from './final-answers.ts';
 import { heightOutOfRange } from './headers.ts';
@@ -29,12 +30,6 @@ export const UNKNOWN_TX_MESSAGE =
 
 /** The reply to a broadcast on a Worker without RELAY_URL and RELAY_SECRET. */
 export const NO_RELAY_MESSAGE = 'this server does not broadcast transactions';
-
-async function blockTxidsOrThrow(context: MethodContext, height: number): Promise<Uint8Array[]> {
-  const txids = await context.index.blockTxids(height);
-  if (txids === null) throw heightOutOfRange(height);
-  return txids;
-}
 
 function noTxAt(position: number, height: number): RpcError {
   const where = `position ${withThousands(position)} in block at height ${withThousands(height)}`;
@@ -80,17 +75,17 @@ export const transactionGetMerkle: Handler<MethodContext> = async (context, para
   const key = `blockchain.transaction.get_merkle:${hashToHex(txid)}:${height}`;
   const cached = await cachedAnswer(context, key);
   if (cached !== undefined) return cached;
-  const { txids, tipHeight } = await context.index.blockTxidsWithTip(height);
-  if (txids === null) throw heightOutOfRange(height);
-  const pos = txids.findIndex((candidate) => equalBytes(candidate, txid));
+  const tree = await blockTree(context, height);
+  if (tree === null) throw heightOutOfRange(height);
+  const pos = leafPosition(tree, txid);
   if (pos < 0) {
     const message = `tx ${hashToHex(txid)} not in block at height ${withThousands(height)}`;
     throw new RpcError(BAD_REQUEST, message);
   }
   // Every supported chain builds its tx merkle tree with SHA-256d, Radiant included (DESIGN §3).
-  const merkle = merkleBranch(txids, pos).map(hashToHex);
+  const merkle = branchFromLevels(tree.levels, pos).map(hashToHex);
   const result = { block_height: height, merkle, pos };
-  if (isFinal(context, height, tipHeight)) await rememberAnswer(context, key, result);
+  if (isFinal(context, height, tree.tipHeight)) await rememberAnswer(context, key, result);
   return result;
 };
 
@@ -110,10 +105,11 @@ export const transactionIdFromPos: Handler<MethodContext> = async (context, para
     if (txid === undefined) throw noTxAt(pos, height);
     return hashToHex(txid);
   }
-  const txids = await blockTxidsOrThrow(context, height);
-  const txid = txids[pos];
+  const tree = await blockTree(context, height);
+  if (tree === null) throw heightOutOfRange(height);
+  const txid = leafAt(tree, pos);
   if (txid === undefined) throw noTxAt(pos, height);
-  return { tx_hash: hashToHex(txid), merkle: merkleBranch(txids, pos).map(hashToHex) };
+  return { tx_hash: hashToHex(txid), merkle: branchFromLevels(tree.levels, pos).map(hashToHex) };
 };
 
 /**
