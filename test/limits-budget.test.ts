@@ -277,6 +277,31 @@ describe('POST /rpc', () => {
     expect(ws).toBeInstanceOf(UpgradeRefused);
   }, 90_000);
 
+  it('charges each request the method table cost, not one unit a reply', async () => {
+    // 200 server.ping (0.1 each in the method table, LIMITS.md) and the bytes both ways.
+    const body = JSON.stringify(
+      Array.from({ length: 200 }, (_, id) => ({ id, method: 'server.ping', params: [] }))
+    );
+    const startedMs = performance.now();
+    const response = await fetch(`${stack.httpUrl}/rpc`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': '198.18.40.1' },
+      body,
+    });
+    const reply = await response.text();
+    expect(response.status).toBe(200);
+    const expected = 200 * 0.1 + (Buffer.byteLength(body) + Buffer.byteLength(reply)) / 5000;
+    // The charge is settled after the answer; it decays meanwhile.
+    let cost = 0;
+    for (let tries = 0; tries < 50 && cost === 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      cost = await groupCost('198.18.40.1');
+    }
+    const decayedAtMost = ((performance.now() - startedMs) / 1000) * DECAY_PER_SEC;
+    expect(cost).toBeLessThanOrEqual(expected + 0.01);
+    expect(cost).toBeGreaterThanOrEqual(expected - decayedAtMost - 0.01);
+  }, 60_000);
+
   it('refuses the first POST of a group cut off elsewhere, Retry-After by its decay', async () => {
     // An unparsable message costs 1,100 units (over HARD alone): this /24 is cut off over a
     // WebSocket, so this isolate's POST path has never seen it.

@@ -5,6 +5,7 @@ import { INVALID_REQUEST, RpcError, withThousands } from '../core/protocol/error
 import { encodeError, MAX_RECV_BYTES } from '../core/protocol/framing.ts';
 import { loadConfig, openIndex } from './config.ts';
 import type { Env } from './env.ts';
+import { meterOf } from './limits/http-meter.ts';
 import { createLogger } from './log.ts';
 import { dispatchOptions } from './rpc-engine.ts';
 import { HttpRequestSession } from './session-state.ts';
@@ -53,7 +54,9 @@ export async function handleHttpRpc(c: Context<{ Bindings: Env }>): Promise<Resp
     order: session,
     indexUrl: c.env.LIBSQL_URL,
   });
-  const outcome = await handleMessage(text, options);
+  // Exempt callers have no meter (worker/limits/http-guard.ts).
+  const meter = meterOf(c.req.raw);
+  const outcome = await handleMessage(text, meter === undefined ? options : meter.options(options));
   if (outcome.reply === null) return new Response(null, { status: 204 });
   return new Response(outcome.reply, { status: 200, headers: JSON_HEADERS });
 }

@@ -1,5 +1,6 @@
 // The budget on POST /rpc: the same IP groups and Limiters as the WebSocket sessions, so the
-// stateless endpoint is no way around them. Each request is charged after its answer (off the
+// stateless endpoint is no way around them. Its requests run through the group's gate and are
+// charged the method table's costs (worker/limits/http-meter.ts), after the answer (off the
 // response path); the next one from the group sees the figures that charge returned. A group
 // this isolate has not seen yet is looked up at its Limiter first: otherwise a group over its
 // hard limit would get one answer in every isolate it reaches.
@@ -17,15 +18,13 @@ import {
   throttleAt,
 } from './cost-model.ts';
 import type { GroupSnapshot } from './group-ledger.ts';
+import { HttpRequestMeter } from './http-meter.ts';
 import { limitsConfig } from './limits-config.ts';
 import type { EnvWithLimits } from './limits-env.ts';
 import { excessiveUsage } from './session-meter.ts';
 
 /** Groups whose last figures an isolate remembers (oldest forgotten first). */
 const MAX_REMEMBERED_GROUPS = 4096;
-// One unit per reply: the dearest base cost of the method table is 1; sizes show in bandwidth.
-const COST_PER_REPLY = 1;
-const REPLY_MARKER = '{"jsonrpc":"2.0",';
 
 const remembered = new Map<string, { snapshot: GroupSnapshot; atMs: number }>();
 
@@ -51,14 +50,6 @@ function limiterOf(env: EnvWithLimits, group: string) {
   return env.LIMITER.get(env.LIMITER.idFromName(group));
 }
 
-function countReplies(body: string): number {
-  let count = 0;
-  for (let at = body.indexOf(REPLY_MARKER); at >= 0; at = body.indexOf(REPLY_MARKER, at + 1)) {
-    count += 1;
-  }
-  return count;
-}
-
 function overLimit(retryAfterSeconds: number): Response {
   return new Response(encodeError(null, excessiveUsage()), {
     status: 429,
@@ -66,15 +57,16 @@ function overLimit(retryAfterSeconds: number): Response {
   });
 }
 
+// The method costs the meter counted, plus bytes in and out and the error replies.
 async function responseCost(
   response: Response,
   requestBytes: number,
+  meter: HttpRequestMeter,
   budget: Budget
 ): Promise<number> {
   const body = await response.clone().text();
   const bytes = requestBytes + new TextEncoder().encode(body).length;
-  const replies = countReplies(body) * COST_PER_REPLY;
-  return replies + bandwidthCost(bytes, budget) + errorRepliesCost(body);
+  return meter.methodsCost + bandwidthCost(bytes, budget) + errorRepliesCost(body);
 }
 
 /** Middleware for POST /rpc: 403 for denied networks, 429 at the hard limit, a sleep above soft. */
@@ -107,9 +99,11 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
     const sleepMs = Math.min(throttle.sleepMs, budget.requestTimeoutMs);
     await new Promise((resolve) => setTimeout(resolve, sleepMs));
   }
+  const meter = new HttpRequestMeter(group, throttle.concurrency, budget.requestTimeoutMs);
+  meter.attach(c.req.raw);
   await next();
   const requestBytes = Number(c.req.header('Content-Length') ?? '0') || 0;
-  const charging = responseCost(c.res, requestBytes, budget)
+  const charging = responseCost(c.res, requestBytes, meter, budget)
     .then((charge) => limiterOf(env, group).charge({ group, budget, charge }))
     .then((snapshot) => remember(group, snapshot))
     .catch((error: unknown) => log.warn('limits_http_charge_failed', describeError(error)));
