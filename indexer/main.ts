@@ -36,6 +36,8 @@ const EXIT_FAILED = 1;
 const EXIT_BAD_CONFIG = 2;
 // At shutdown the remote mirror gets this long to send the last commits.
 const REMOTE_DRAIN_MS = 15_000;
+/** How long a broadcast retries a node that is down before the wallet is told so. */
+const RELAY_NODE_RETRY_MS = 2_000;
 
 type Closer = () => Promise<void> | void;
 
@@ -280,7 +282,7 @@ async function startAdmin(
 // The relay logs `relay_listening` with its URL itself.
 async function startBroadcastRelay(
   config: IndexerConfig,
-  parts: { daemon: Daemon; mempool: MempoolHandle },
+  parts: { relayDaemon: Daemon; mempool: MempoolHandle },
   closers: Closer[]
 ): Promise<void> {
   if (config.relay === undefined) return;
@@ -289,7 +291,7 @@ async function startBroadcastRelay(
     host,
     port,
     secret,
-    daemon: parts.daemon,
+    daemon: parts.relayDaemon,
     coin: config.coin,
     onAccepted: () => void parts.mempool.refreshNow(),
   };
@@ -361,7 +363,17 @@ async function runIndexer(
     },
     onNoticesReleased: () => committed(running),
   });
-  await startBroadcastRelay(config, { daemon, mempool }, closers);
+  // A wallet waiting on a broadcast hears at once that the node is down, instead of after the
+  // retries sync would make: the relay's calls give up after RELAY_NODE_RETRY_MS.
+  const relayDaemon = new Daemon({
+    url: config.daemonUrl,
+    user: config.daemonUser,
+    password: config.daemonPassword,
+    signal,
+    giveUpAfterMs: RELAY_NODE_RETRY_MS,
+    onFailure: (kind) => metrics.recordNodeError(kind),
+  });
+  await startBroadcastRelay(config, { relayDaemon, mempool }, closers);
   const observer = syncObserver(running);
   const tuning = { flushBlocks, flushTxs, utxoCacheBytes, deferIndexBlocks };
   const sync = new Sync({ ...common, ...tuning, observer });

@@ -14,7 +14,7 @@ export const RELAY_PATH = '/broadcast';
 /** Largest raw tx accepted, in hex characters (2 MB of hex, a 1 MB transaction). */
 export const RELAY_MAX_TX_HEX_CHARS = 2_000_000;
 const MIN_SECRET_CHARS = 16;
-const DEFAULT_NODE_TIMEOUT_MS = 30_000;
+const DEFAULT_NODE_TIMEOUT_MS = 20_000;
 // The JSON around the hex: {"rawtx":"..."} and some slack for whitespace.
 const BODY_OVERHEAD_BYTES = 1_024;
 
@@ -33,7 +33,7 @@ export interface RelayOptions {
   coin: Coin;
   /** Told of every tx the node accepted, so the mempool can be refreshed at once. */
   onAccepted?: (txid: string) => void;
-  /** Give up on the node after this long with 504 (default 30 s). */
+  /** Give up on the node after this long with 504 (default 20 s, under REQUEST_TIMEOUT). */
   nodeTimeoutMs?: number;
 }
 

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCoin } from '../core/coins.ts';
+import { RELAY_PATH } from '../indexer/relay.ts';
 import { loadChainFile } from '../tools/chain-file.ts';
 import type { SimNode } from '../tools/sim-node.ts';
 import { freePort } from '../tools/stack.ts';
@@ -171,6 +172,37 @@ describe('a port that is taken', () => {
     },
     60_000
   );
+});
+
+describe('a broadcast while the node is down', () => {
+  it('is answered 502 by the relay within seconds, not after sync-style retries', async () => {
+    const port = await freePort();
+    const secret = 'relay-secret-0123456789ab';
+    const env = { ...indexerEnv(node, coin, processes.tempDir()), RELAY_PORT: String(port) };
+    const run = startIndexer({ ...env, RELAY_SECRET: secret });
+    try {
+      await run.waitFor(caughtUpAt(TIP), 60_000);
+      // A tx that parses (one input, one OP_TRUE output), built here by hand.
+      const tx =
+        '01000000' + '01' + 'ab'.repeat(32) + '00000000' + '00' + 'ffffffff' +
+        '01' + '0000000000000000' + '01' + '51' + '00000000';
+      node.setFault('down');
+      const startedMs = performance.now();
+      const response = await fetch(`http://127.0.0.1:${port}${RELAY_PATH}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ rawtx: tx }),
+      });
+      const elapsedMs = performance.now() - startedMs;
+      expect(response.status).toBe(502);
+      expect(await response.json()).toEqual({ error: 'the node is unavailable' });
+      // Two seconds of retries (the relay's), well under a wallet's request timeout.
+      expect(elapsedMs).toBeLessThan(8_000);
+    } finally {
+      node.setFault('none');
+      await stopIndexer(run);
+    }
+  }, 90_000);
 });
 
 describe('a wrong COIN', () => {

@@ -62,11 +62,22 @@ describe('HttpTxRelay', () => {
     expect(rejectionMessage('x', 'y')).toBe(expected);
   });
 
+  it('tells the wallet, as a daemon error, that the node is down or silent', async () => {
+    const down = await outcome(502, '{"error":"the node is unavailable"}');
+    expect(down).toBeInstanceOf(RpcError);
+    expect((down as RpcError).code).toBe(2);
+    expect((down as RpcError).message).toBe(
+      'daemon error: the node is unavailable, the transaction was not sent; try again later'
+    );
+    const silent = await outcome(504, '{"error":"the node did not answer in time"}');
+    expect((silent as RpcError).code).toBe(2);
+    expect((silent as RpcError).message).toMatch(/may have been sent, and broadcasting it again/);
+  });
+
   it('treats every other answer as our own failure, not a client mistake', async () => {
     for (const [status, body] of [
       [400, '{"error":"rawtx is not a transaction"}'],
       [401, '{"error":"unauthorized"}'],
-      [502, '{"error":"the node is unavailable"}'],
       [200, '{"nothing":1}'],
       [500, 'not json'],
     ] as const) {
