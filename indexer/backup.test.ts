@@ -1,5 +1,5 @@
 // Tests of backup and restore on real SQLite files built with the index schema of migrations/.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -92,6 +92,21 @@ describe('backup and restore', () => {
     expect(statSync(`${file}.json`).mode & 0o777).toBe(0o600);
     const names = readdirSync(join(dir, 'backups')).sort();
     expect(names).toEqual(['one.db', 'one.db.json', 'one.db.sha256']);
+  });
+
+  it("removes what a killed backup left, and never another running backup's copy", async () => {
+    const backups = join(dir, 'backups');
+    mkdirSync(backups);
+    // A process that has exited: its pid names the leftovers of a backup killed mid-copy.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const deadPid = Number(gone.stdout.toString());
+    const leftovers = [`old.db.partial-${deadPid}`, `old.db.partial-${deadPid}-journal`];
+    // A live process (this one's parent): its copy is still being written.
+    const running = `other.db.partial-${process.ppid}`;
+    for (const name of [...leftovers, running]) writeFileSync(join(backups, name), 'x');
+    await createBackup({ dbPath, file: join(backups, 'new.db') });
+    const names = readdirSync(backups).sort();
+    expect(names).toEqual(['new.db', 'new.db.json', 'new.db.sha256', running]);
   });
 
   it('refuses to overwrite an existing backup', async () => {

@@ -188,6 +188,26 @@ function vacuumInto(dbPath: string, target: string): void {
   }
 }
 
+// What a backup that was killed leaves: `<file>.partial-<pid>` and its `-journal`.
+const PARTIAL_PATTERN = /\.partial-(\d+)(?:-journal)?$/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+// Removes the partial copies of backups whose process is gone (killed mid-copy).
+async function removeDeadPartials(directory: string): Promise<void> {
+  for (const name of await readdir(directory)) {
+    const pid = Number(PARTIAL_PATTERN.exec(name)?.[1] ?? 0);
+    if (pid > 0 && !isRunning(pid)) await rm(join(directory, name), { force: true });
+  }
+}
+
 /**
  * Takes a consistent copy of the live index into `file` (0600), then writes `<file>.sha256`
  * (sha256sum format) and `<file>.json` (tip height and hash, checksum, created_at), and prunes
@@ -202,8 +222,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   }
   if (!(await exists(options.dbPath))) throw new BackupError(`no index at ${options.dbPath}`);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await removeDeadPartials(dirname(file));
   const partial = `${file}.partial-${process.pid}`;
   try {
+    // Made empty and 0600 first (VACUUM INTO takes an empty file): the copy is never readable
+    // by others, not even while it is written, and SQLite gives its journal the same mode.
+    await writeFile(partial, '', { mode: 0o600, flag: 'wx' });
     vacuumInto(options.dbPath, partial);
     await chmod(partial, 0o600);
     const tip = readCheckedTip(partial);

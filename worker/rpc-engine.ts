@@ -33,7 +33,11 @@ function indexFailureFields(error: unknown, indexUrl: string | undefined): LogFi
     return { index_url: indexUrl, hint: 'the index refused LIBSQL_AUTH_TOKEN' };
   }
   if (kind === 'unreachable') {
-    return { index_url: indexUrl, hint: 'the index at LIBSQL_URL is unreachable (is it running?)' };
+    // "Network connection lost" also comes from an overloaded Worker whose reads are dropped.
+    const hint =
+      'the read of the index at LIBSQL_URL was cut off: is it running and reachable? ' +
+      '(a Worker under heavy load loses connections too)';
+    return { index_url: indexUrl, hint };
   }
   return {};
 }
