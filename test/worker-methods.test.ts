@@ -17,6 +17,7 @@ import type { IndexReader } from '../worker/index-reader.ts';
 import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
 import { requestCost } from '../worker/limits/method-cost.ts';
 import { HISTORY_LIMIT, scripthashGetBalance } from '../worker/methods/scripthash.ts';
+import { transactionIdFromPos } from '../worker/methods/transaction.ts';
 
 // DESIGN §3 worked example (P2PKH of Radiant's genesis coinbase key), display hex.
 const SCRIPT_HASH = '9932d8a64601168b894a4a2a4fbc72b3e71698a3c09e8010a6f297f7b9bc03fd';
@@ -266,6 +267,25 @@ describe('merkle proofs from kept block trees', () => {
       block_height: 700,
       merkle: branch.map(display),
       pos: 2222,
+    });
+  });
+
+  it('charges the proof that built the tree n_tx / 500 more than one cut from it', async () => {
+    const { index } = countingIndex(new Map([[800, block(3001)]]));
+    const context = methodContext(index, getCoin('Radiant', 'mainnet'), memorySession());
+    const room = wholeFrame(MAX_SEND_BYTES);
+    const method = 'blockchain.transaction.id_from_pos';
+    const first = await transactionIdFromPos(context, [800, 7, true], room);
+    const second = await transactionIdFromPos(context, [800, 8, true], room);
+    // LIMITS.md: 0.25 + n_tx / 2500 with n_tx taken as 2^branch length (12 levels for 3,001),
+    // plus 3,001 / 500 for the request that read the block and built its tree.
+    const proof = 0.25 + 2 ** 12 / 2500;
+    expect(requestCost(method, 0.25, [800, 7, true], first)).toBeCloseTo(proof + 3001 / 500, 9);
+    expect(requestCost(method, 0.25, [800, 8, true], second)).toBeCloseTo(proof, 9);
+    // The mark is for the cost table only: the wire form is the protocol's two fields.
+    expect(JSON.parse(JSON.stringify(first))).toEqual({
+      tx_hash: expect.any(String),
+      merkle: expect.any(Array),
     });
   });
 

@@ -1,5 +1,6 @@
 // The size-dependent part of a request's cost (DESIGN §6), read from its arguments and result;
 // the base part is the method table's `cost` (core/protocol/methods.ts).
+import { TREE_BUILT_TXS } from '../methods/block-trees.ts';
 import { BALANCE_UTXO_COUNT, type BalanceJson } from '../methods/scripthash.ts';
 
 type SizeCost = (args: readonly unknown[], result: unknown) => number;
@@ -24,7 +25,20 @@ function balanceUtxoCount(result: unknown): number {
 function merkleCost(result: unknown): number {
   const branch = field(result, 'merkle');
   if (!Array.isArray(branch)) return 0;
-  return 2 ** Math.min(branch.length, 24) / 2500;
+  return 2 ** Math.min(branch.length, 24) / 2500 + treeBuildCost(result);
+}
+
+/**
+ * A proof whose block tree the Worker had to read and build (it was not kept in the isolate,
+ * worker/methods/block-trees.ts) costs n_tx / 500 more: about what the build costs next to a
+ * proof from a kept tree, so that proofs spread over more blocks than are kept pay for it.
+ */
+export const TREE_BUILD_COST_PER_TX = 1 / 500;
+
+function treeBuildCost(result: unknown): number {
+  if (typeof result !== 'object' || result === null) return 0;
+  const txs = (result as { [TREE_BUILT_TXS]?: unknown })[TREE_BUILT_TXS];
+  return typeof txs === 'number' ? txs * TREE_BUILD_COST_PER_TX : 0;
 }
 
 // blockchain.block.headers: count / 50 (1.4 `count`, 1.6 `headers` list), +1 with a checkpoint

@@ -17,7 +17,16 @@ const KEPT_BYTES = 16 * 1024 * 1024;
 export interface BlockTree {
   levels: Uint8Array[];
   tipHeight: number;
+  /** True when this call read the block and built the tree (it was not kept). */
+  built: boolean;
 }
+
+/**
+ * Key of a merkle proof's result under which the number of txs of a tree the request had to
+ * build rides along to the cost table (worker/limits/method-cost.ts): building costs the Worker
+ * far more than cutting a proof from a kept tree. A symbol key: it never reaches the wire.
+ */
+export const TREE_BUILT_TXS: unique symbol = Symbol('merkle tree built, txs');
 
 interface Kept {
   levels: Promise<Uint8Array[]>;
@@ -76,16 +85,24 @@ export async function blockTree(context: MethodContext, height: number): Promise
   const header = headers[0];
   if (header === undefined) return null;
   const root = header.subarray(MERKLE_ROOT_START, MERKLE_ROOT_END);
+  let built = false;
   const levels = await SHELF.get(bytesToHex(root), async () => {
+    built = true;
     const { txids } = await context.index.blockTxidsWithTip(height);
     if (txids === null) throw new Error(`block ${height} left the index while it was read`);
-    const built = merkleLevels(txids);
-    if (!equalBytes(built[built.length - 1] ?? new Uint8Array(0), root)) {
+    const tree = merkleLevels(txids);
+    if (!equalBytes(tree[tree.length - 1] ?? new Uint8Array(0), root)) {
       throw new Error(`the txids of block ${height} do not give its header's merkle root`);
     }
-    return built;
+    return tree;
   });
-  return { levels, tipHeight };
+  return { levels, tipHeight, built };
+}
+
+/** `result` marked, for the cost table, with the txs of the tree its request built (if any). */
+export function withBuildCost<T extends object>(result: T, tree: BlockTree): T {
+  if (!tree.built) return result;
+  return Object.assign(result, { [TREE_BUILT_TXS]: leafCount(tree) });
 }
 
 /** The number of txs of a tree's block. */

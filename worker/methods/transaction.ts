@@ -14,7 +14,7 @@ import { responseTooLarge } from '../../core/protocol/framing.ts';
 import { parseFlag, parseNonNegativeInteger, parseTxHash } from '../../core/protocol/validation.ts';
 import { verboseTx } from '../../core/protocol/verbose-tx.ts';
 import { parseTx } from '../../core/tx.ts';
-import { blockTree, leafAt, leafPosition } from './block-trees.ts';
+import { blockTree, leafAt, leafPosition, withBuildCost } from './block-trees.ts';
 import type { MethodContext } from './context.ts';
 import { cachedAnswer, isFinal, rememberAnswer } from './final-answers.ts';
 import { heightOutOfRange } from './headers.ts';
@@ -86,7 +86,7 @@ export const transactionGetMerkle: Handler<MethodContext> = async (context, para
   const merkle = branchFromLevels(tree.levels, pos).map(hashToHex);
   const result = { block_height: height, merkle, pos };
   if (isFinal(context, height, tree.tipHeight)) await rememberAnswer(context, key, result);
-  return result;
+  return withBuildCost(result, tree);
 };
 
 /**
@@ -109,7 +109,8 @@ export const transactionIdFromPos: Handler<MethodContext> = async (context, para
   if (tree === null) throw heightOutOfRange(height);
   const txid = leafAt(tree, pos);
   if (txid === undefined) throw noTxAt(pos, height);
-  return { tx_hash: hashToHex(txid), merkle: branchFromLevels(tree.levels, pos).map(hashToHex) };
+  const merkle = branchFromLevels(tree.levels, pos).map(hashToHex);
+  return withBuildCost({ tx_hash: hashToHex(txid), merkle }, tree);
 };
 
 /**
