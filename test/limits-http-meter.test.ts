@@ -4,7 +4,41 @@
 import { describe, expect, it } from 'vitest';
 import { handleMessage, type DispatchOptions, type Handler } from '../core/protocol/dispatch.ts';
 import type { MethodSpec } from '../core/protocol/methods.ts';
-import { HttpRequestMeter } from '../worker/limits/http-meter.ts';
+import type { Budget } from '../worker/limits/budget.ts';
+import { HttpRequestMeter, type GroupView } from '../worker/limits/http-meter.ts';
+
+// Small numbers for the tests: soft 100, hard 200, 3 at once below the soft limit.
+function budget(requestTimeoutMs = 10_000, initialConcurrent = 3): Budget {
+  return {
+    softLimit: 100,
+    hardLimit: 200,
+    bandwidthUnitBytes: 5000,
+    decaySeconds: 10_000,
+    initialConcurrent,
+    requestSleepMs: 40,
+    requestTimeoutMs,
+    sessionTimeoutMs: 600_000,
+    maxSessionsPerGroup: 10,
+    maxSubsPerSession: 100,
+  };
+}
+
+/** A group whose cost is `start` plus what its meters spend (no Limiter, no decay). */
+function groupAt(
+  start: number,
+  requestTimeoutMs?: number,
+  initialConcurrent?: number
+): GroupView & { spent: number } {
+  const view = {
+    budget: budget(requestTimeoutMs, initialConcurrent),
+    spent: 0,
+    cost: () => start + view.spent,
+    spend: (units: number) => {
+      view.spent += units;
+    },
+  };
+  return view;
+}
 
 const SPECS: MethodSpec[] = [
   { name: 'slow', params: [], required: 0, cost: 0.5 },
@@ -37,7 +71,7 @@ describe('POST /rpc metering', () => {
       return 'ok';
     };
     const post = (group: string) => {
-      const meter = new HttpRequestMeter(group, 3, 10_000);
+      const meter = new HttpRequestMeter(group, groupAt(0));
       return handleMessage(batchText('slow', 12), meter.options(setup({ slow: slowFor(group) })));
     };
     // Five POSTs of 12 items from one group (dispatch alone would run 5 x 10 at once), one other.
@@ -51,9 +85,31 @@ describe('POST /rpc metering', () => {
     }
   });
 
+  it('answers -101 to every request once the group reaches the hard limit mid-POST', async () => {
+    const meter = new HttpRequestMeter('198.18.0.0/24', groupAt(0, 10_000, 1));
+    // One request at a time, each costing 60.5: the fourth starts at 181.5 of hard 200 and
+    // runs; from the fifth (242) on, every request is refused without running.
+    let ran = 0;
+    const options = setup({
+      slow: () => {
+        ran += 1;
+        return 'ok';
+      },
+    });
+    const spec: MethodSpec = { name: 'slow', params: [], required: 0, cost: 60.5 };
+    const priced = { ...options, methods: new Map([['slow', spec]]) };
+    const outcome = await handleMessage(batchText('slow', 12), meter.options(priced));
+    const replies = JSON.parse(outcome.reply ?? '[]') as { result?: unknown; error?: unknown }[];
+    const cutOff = { code: -101, message: 'excessive resource usage' };
+    expect(replies.slice(0, 4).map((reply) => reply.result)).toEqual(Array(4).fill('ok'));
+    for (const reply of replies.slice(4)) expect(reply.error).toEqual(cutOff);
+    expect(ran).toBe(4);
+  });
+
   it('answers -102 to a request that waits longer than REQUEST_TIMEOUT', async () => {
-    const blocker = new HttpRequestMeter('192.0.2.0/24', 1, 10_000);
-    const waiter = new HttpRequestMeter('192.0.2.0/24', 1, 50);
+    // Cost 180 of soft 100 / hard 200: ceil(0.2 x 3) = one request at a time.
+    const blocker = new HttpRequestMeter('192.0.2.0/24', groupAt(180));
+    const waiter = new HttpRequestMeter('192.0.2.0/24', groupAt(180, 50));
     let finish = (): void => {};
     const held = new Promise<void>((resolve) => (finish = resolve));
     const slow: Handler<null> = async () => {
@@ -72,7 +128,8 @@ describe('POST /rpc metering', () => {
   });
 
   it('counts each answer at its base cost plus its size part, a failure at its base', async () => {
-    const meter = new HttpRequestMeter('100.64.0.0/24', 10, 10_000);
+    const group = groupAt(0);
+    const meter = new HttpRequestMeter('100.64.0.0/24', group);
     const history = Array.from({ length: 2500 }, () => ({ tx_hash: '00'.repeat(32), height: 1 }));
     let calls = 0;
     const options = setup({
@@ -86,5 +143,6 @@ describe('POST /rpc metering', () => {
     await handleMessage(batch, meter.options(options));
     // LIMITS.md: history 0.2 + n/1000, so three answers of 2,500 entries and one failure at 0.2.
     expect(meter.methodsCost).toBeCloseTo(3 * (0.2 + 2.5) + 0.2, 9);
+    expect(group.spent).toBeCloseTo(meter.methodsCost, 9);
   });
 });

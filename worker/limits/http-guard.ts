@@ -27,6 +27,8 @@ import { excessiveUsage } from './session-meter.ts';
 const MAX_REMEMBERED_GROUPS = 4096;
 
 const remembered = new Map<string, { snapshot: GroupSnapshot; atMs: number }>();
+// Method costs this isolate's POSTs spent and have not yet charged to the group's Limiter.
+const unsettled = new Map<string, number>();
 
 function remember(group: string, snapshot: GroupSnapshot): void {
   remembered.delete(group);
@@ -69,7 +71,10 @@ async function responseCost(
   return meter.methodsCost + bandwidthCost(bytes, budget) + errorRepliesCost(body);
 }
 
-/** Middleware for POST /rpc: 403 for denied networks, 429 at the hard limit, a sleep above soft. */
+/**
+ * Middleware for POST /rpc: 403 for denied networks, 429 at the hard limit; each request inside
+ * is throttled by the group's cost as it starts (worker/limits/http-meter.ts).
+ */
 export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = async (c, next) => {
   if (c.req.method !== 'POST') return next();
   const env = c.env;
@@ -91,22 +96,30 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
     }
     known = estimate(group) ?? { cost: 0, decayPerSec: 0 };
   }
-  const throttle = throttleAt(known.cost, budget);
-  if (throttle.cutOff) {
-    return overLimit(retryAfterSec(known.cost, budget.hardLimit, known.decayPerSec));
+  const costNow = known.cost + (unsettled.get(group) ?? 0);
+  if (throttleAt(costNow, budget).cutOff) {
+    return overLimit(retryAfterSec(costNow, budget.hardLimit, known.decayPerSec));
   }
-  if (throttle.sleepMs > 0) {
-    const sleepMs = Math.min(throttle.sleepMs, budget.requestTimeoutMs);
-    await new Promise((resolve) => setTimeout(resolve, sleepMs));
-  }
-  const meter = new HttpRequestMeter(group, throttle.concurrency, budget.requestTimeoutMs);
+  // Each request of the POST is throttled by the group's cost when it starts (http-meter.ts).
+  const meter = new HttpRequestMeter(group, {
+    budget,
+    cost: () => (estimate(group)?.cost ?? 0) + (unsettled.get(group) ?? 0),
+    spend: (units) => unsettled.set(group, (unsettled.get(group) ?? 0) + units),
+  });
   meter.attach(c.req.raw);
   await next();
   const requestBytes = Number(c.req.header('Content-Length') ?? '0') || 0;
+  // Once charged (or the charge failed), the meter's spending is no longer this isolate's to add.
+  const settled = (): void => {
+    const left = (unsettled.get(group) ?? 0) - meter.methodsCost;
+    if (left > 1e-9) unsettled.set(group, left);
+    else unsettled.delete(group);
+  };
   const charging = responseCost(c.res, requestBytes, meter, budget)
     .then((charge) => limiterOf(env, group).charge({ group, budget, charge }))
     .then((snapshot) => remember(group, snapshot))
-    .catch((error: unknown) => log.warn('limits_http_charge_failed', describeError(error)));
+    .catch((error: unknown) => log.warn('limits_http_charge_failed', describeError(error)))
+    .finally(settled);
   c.executionCtx.waitUntil(charging);
   return undefined;
 };

@@ -1,11 +1,24 @@
-// POST /rpc's handlers, metered as a WebSocket session's are: the requests of one IP group in
-// this isolate run through one gate (at most the throttle's concurrency at once, however many
-// POSTs and batch items carry them), wait at most REQUEST_TIMEOUT for it, and each is charged the
-// method table's cost (base plus size part, worker/limits/method-cost.ts).
+// POST /rpc's handlers, metered as a WebSocket session's are. Before each request (each batch
+// item) the group's cost as this isolate knows it (its last figures from the Limiter, decayed, plus
+// what this isolate's POSTs of the group have spent since) sets the throttle: -101 at the hard
+// limit, else the sleep and the concurrency of DESIGN §6. The requests of one group in this
+// isolate run through one gate however many POSTs carry them, wait at most REQUEST_TIMEOUT for it,
+// and each is charged the method table's cost (base plus size part, worker/limits/method-cost.ts).
 import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
+import type { Budget } from './budget.ts';
 import { ConcurrencyGate } from './concurrency-gate.ts';
+import { throttleAt } from './cost-model.ts';
 import { requestCost } from './method-cost.ts';
-import { requestTimedOut } from './session-meter.ts';
+import { excessiveUsage, requestTimedOut } from './session-meter.ts';
+
+/** What a meter needs to know of its group, and tells it. */
+export interface GroupView {
+  budget: Budget;
+  /** The group's cost now as this isolate knows it, with what its POSTs spent meanwhile. */
+  cost(): number;
+  /** Notes units spent by a request, before they are charged to the Limiter. */
+  spend(units: number): void;
+}
 
 /** Groups whose gate an isolate keeps (idle gates of other groups are dropped past this). */
 const MAX_GATES = 4096;
@@ -33,13 +46,22 @@ const meters = new WeakMap<Request, HttpRequestMeter>();
 /** The metering of one POST /rpc of a group. */
 export class HttpRequestMeter {
   readonly #gate: ConcurrencyGate;
-  readonly #timeoutMs: number;
+  readonly #view: GroupView;
   /** The method costs of the requests answered so far. */
   methodsCost = 0;
 
-  constructor(group: string, concurrency: number, timeoutMs: number) {
-    this.#gate = gateOf(group, concurrency);
-    this.#timeoutMs = timeoutMs;
+  constructor(group: string, view: GroupView) {
+    this.#view = view;
+    this.#gate = gateOf(group, this.#throttle().concurrency);
+  }
+
+  #spend(units: number): void {
+    this.methodsCost += units;
+    this.#view.spend(units);
+  }
+
+  #throttle() {
+    return throttleAt(this.#view.cost(), this.#view.budget);
   }
 
   /** Remembers this meter for `request` (see meterOf). */
@@ -66,25 +88,46 @@ export class HttpRequestMeter {
     args: readonly unknown[],
     work: () => unknown
   ): Promise<unknown> {
+    const { budget } = this.#view;
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(requestTimedOut()), this.#timeoutMs);
+    const timer = setTimeout(() => abort.abort(requestTimedOut()), budget.requestTimeoutMs);
     let release: (() => void) | null = null;
     try {
+      if (this.#throttle().cutOff) throw excessiveUsage();
+      this.#gate.setTarget(this.#throttle().concurrency);
       release = await this.#gate.acquire(abort.signal);
+      // The cost may have risen while this request waited: look again, then sleep as it says.
+      const throttle = this.#throttle();
+      if (throttle.cutOff) throw excessiveUsage();
+      if (throttle.sleepMs > 0) await sleepUnlessAborted(throttle.sleepMs, abort.signal);
       let result: unknown;
       try {
         result = await work();
       } catch (error) {
-        this.methodsCost += baseCost;
+        this.#spend(baseCost);
         throw error;
       }
-      this.methodsCost += requestCost(name, baseCost, args, result);
+      this.#spend(requestCost(name, baseCost, args, result));
       return result;
     } finally {
       clearTimeout(timer);
       release?.();
     }
   }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true }
+    );
+  });
 }
 
 /** The meter the middleware attached to `request`; undefined for exempt callers. */
