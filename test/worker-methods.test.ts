@@ -112,6 +112,31 @@ async function call(
   return { result: reply.result, error: reply.error, logged };
 }
 
+/** One batch (ids 0..n-1) in a fresh session: the reply frame and its parsed replies. */
+async function sendBatch(
+  index: IndexReader,
+  requests: { method: string; params: unknown[] }[]
+): Promise<{ text: string; replies: { result?: unknown; error?: unknown }[] }> {
+  const session = memorySession();
+  const dispatch: DispatchOptions<MethodContext> = {
+    methods: METHODS,
+    handlers: HANDLERS,
+    context: methodContext(index, getCoin('Radiant', 'mainnet'), session),
+    protocolVersion: () => session.protocolVersion(),
+    onInternalError: () => {},
+  };
+  const batch = requests.map((request, id) => ({ id, ...request }));
+  const text = (await handleMessage(JSON.stringify(batch), dispatch)).reply ?? '[]';
+  return { text, replies: JSON.parse(text) as { result?: unknown; error?: unknown }[] };
+}
+
+async function batchReplies(
+  index: IndexReader,
+  requests: { method: string; params: unknown[] }[]
+): Promise<{ result?: unknown; error?: unknown }[]> {
+  return (await sendBatch(index, requests)).replies;
+}
+
 describe('blockchain.transaction.broadcast without a relay', () => {
   it('says the server does not broadcast, as a daemon error, not an internal one', async () => {
     // A coinbase-shaped tx that parses: 1 input, 1 output, version 1 (built here by hand).
@@ -226,25 +251,12 @@ describe('merkle proofs from kept block trees', () => {
     return { index, reads };
   }
 
-  async function batchOf(index: IndexReader, requests: { method: string; params: unknown[] }[]) {
-    const session = memorySession();
-    const dispatch: DispatchOptions<MethodContext> = {
-      methods: METHODS,
-      handlers: HANDLERS,
-      context: methodContext(index, getCoin('Radiant', 'mainnet'), session),
-      protocolVersion: () => session.protocolVersion(),
-      onInternalError: () => {},
-    };
-    const batch = requests.map((request, id) => ({ id, ...request }));
-    const outcome = await handleMessage(JSON.stringify(batch), dispatch);
-    return JSON.parse(outcome.reply ?? '[]') as { result?: unknown; error?: unknown }[];
-  }
 
   it('reads a block once for a batch of proofs from it; each answer as the reference', async () => {
     const big = block(3001);
     const { index, reads } = countingIndex(new Map([[700, big]]));
     const positions = [0, 1, 1500, 2999, 3000, ...Array.from({ length: 195 }, (_, n) => n * 15)];
-    const replies = await batchOf(index, [
+    const replies = await batchReplies(index, [
       ...positions.map((pos) => ({
         method: 'blockchain.transaction.id_from_pos',
         params: [700, pos, true],
@@ -293,10 +305,10 @@ describe('merkle proofs from kept block trees', () => {
     const blocks = new Map([[5, block(7)]]);
     const { index, reads } = countingIndex(blocks);
     const ask = [{ method: 'blockchain.transaction.id_from_pos', params: [5, 6, true] }];
-    const [first] = await batchOf(index, ask);
+    const [first] = await batchReplies(index, ask);
     const replaced = block(9);
     blocks.set(5, replaced);
-    const [second] = await batchOf(index, ask);
+    const [second] = await batchReplies(index, ask);
     expect(reads.txids).toBe(2);
     expect(first?.result).not.toEqual(second?.result);
     expect(second?.result).toEqual({
@@ -312,7 +324,7 @@ describe('merkle proofs from kept block trees', () => {
     const { index, reads } = countingIndex(new Map([[9, damaged]]));
     const ask = [{ method: 'blockchain.transaction.id_from_pos', params: [9, 0, true] }];
     for (let round = 0; round < 2; round++) {
-      const [reply] = await batchOf(index, ask);
+      const [reply] = await batchReplies(index, ask);
       expect(reply?.error).toEqual({ code: -32603, message: 'internal server error' });
     }
     expect(reads.txids).toBe(2);
@@ -349,20 +361,9 @@ describe('limits and refusals', () => {
         return { confirmed, mempool: [] };
       },
     });
-    const session = memorySession();
-    const dispatch: DispatchOptions<MethodContext> = {
-      methods: METHODS,
-      handlers: HANDLERS,
-      context: methodContext(index, getCoin('Radiant', 'mainnet'), session),
-      protocolVersion: () => session.protocolVersion(),
-      onInternalError: (error) => {
-        throw error;
-      },
-    };
     const method = 'blockchain.scripthash.get_history';
-    const batch = Array.from({ length: 70 }, (_, id) => ({ id, method, params: [SCRIPT_HASH] }));
-    const outcome = await handleMessage(JSON.stringify(batch), dispatch);
-    const replies = JSON.parse(outcome.reply ?? '[]') as { result?: unknown; error?: unknown }[];
+    const batch = Array.from({ length: 70 }, () => ({ method, params: [SCRIPT_HASH] }));
+    const { text, replies } = await sendBatch(index, batch);
 
     // Each whole answer is the history in the spec's shape, computed here from the rows.
     const wholeAnswer = rows.map((row) => ({ tx_hash: TXID, height: row.height }));
@@ -374,7 +375,7 @@ describe('limits and refusals', () => {
     }
     const answerBytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: wholeAnswer }));
     expect(answered.length).toBe(Math.floor(MAX_SEND_BYTES / answerBytes));
-    expect(Buffer.byteLength(outcome.reply ?? '')).toBeLessThanOrEqual(MAX_SEND_BYTES);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_SEND_BYTES);
     // Read: the answers that fit, those already running when the frame filled, and for the
     // rest at most the one row past what the room could hold (old code: 70 x 5,799 rows).
     const running = BATCH_CONCURRENCY * entries;
