@@ -106,6 +106,27 @@ describe('POST /rpc metering', () => {
     expect(ran).toBe(4);
   });
 
+  it('stops a POST of failing requests at the hard limit as it runs', async () => {
+    // Each failure costs 0.5 + 100: from cost 0 the second failure takes the group to 201 of
+    // hard 200, so the third and later requests get -101 without running.
+    let ran = 0;
+    const options = setup({
+      slow: () => {
+        ran += 1;
+        throw new Error('fails after reading a lot');
+      },
+    });
+    const meter = new HttpRequestMeter('198.18.1.0/24', groupAt(0, 10_000, 1));
+    const outcome = await handleMessage(batchText('slow', 10), meter.options(options));
+    const replies = JSON.parse(outcome.reply ?? '[]') as { error?: { code: number } }[];
+    expect(replies.map((reply) => reply.error?.code)).toEqual([
+      -32603,
+      -32603,
+      ...Array(8).fill(-101),
+    ]);
+    expect(ran).toBe(2);
+  });
+
   it('answers -102 to a request that waits longer than REQUEST_TIMEOUT', async () => {
     // Cost 180 of soft 100 / hard 200: ceil(0.2 x 3) = one request at a time.
     const blocker = new HttpRequestMeter('192.0.2.0/24', groupAt(180));
@@ -127,7 +148,7 @@ describe('POST /rpc metering', () => {
     ]);
   });
 
-  it('counts each answer at its base cost plus its size part, a failure at its base', async () => {
+  it('counts each answer at base plus size, a failure at base plus an error reply', async () => {
     const group = groupAt(0);
     const meter = new HttpRequestMeter('100.64.0.0/24', group);
     const history = Array.from({ length: 2500 }, () => ({ tx_hash: '00'.repeat(32), height: 1 }));
@@ -141,8 +162,10 @@ describe('POST /rpc metering', () => {
     });
     const batch = batchText('blockchain.scripthash.get_history', 4, ['x']);
     await handleMessage(batch, meter.options(options));
-    // LIMITS.md: history 0.2 + n/1000, so three answers of 2,500 entries and one failure at 0.2.
-    expect(meter.methodsCost).toBeCloseTo(3 * (0.2 + 2.5) + 0.2, 9);
+    // LIMITS.md: history 0.2 + n/1000, so three answers of 2,500 entries; the failure costs its
+    // base and an error reply's 100, counted as it happens.
+    expect(meter.methodsCost).toBeCloseTo(3 * (0.2 + 2.5) + 0.2 + 100, 9);
+    expect(meter.errorsCharged).toBe(1);
     expect(group.spent).toBeCloseTo(meter.methodsCost, 9);
   });
 });

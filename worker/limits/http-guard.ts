@@ -13,6 +13,7 @@ import type { Budget } from './budget.ts';
 import {
   bandwidthCost,
   decayed,
+  ERROR_REPLY_COST,
   errorRepliesCost,
   retryAfterSec,
   throttleAt,
@@ -59,7 +60,8 @@ function overLimit(retryAfterSeconds: number): Response {
   });
 }
 
-// The method costs the meter counted, plus bytes in and out and the error replies.
+// The method costs the meter counted (with the errors handlers threw), plus bytes in and out and
+// the other error replies (malformed items, replies over MAX_SEND).
 async function responseCost(
   response: Response,
   requestBytes: number,
@@ -68,7 +70,8 @@ async function responseCost(
 ): Promise<number> {
   const body = await response.clone().text();
   const bytes = requestBytes + new TextEncoder().encode(body).length;
-  return meter.methodsCost + bandwidthCost(bytes, budget) + errorRepliesCost(body);
+  const errors = Math.max(0, errorRepliesCost(body) - meter.errorsCharged * ERROR_REPLY_COST);
+  return meter.methodsCost + bandwidthCost(bytes, budget) + errors;
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
 import type { Budget } from './budget.ts';
 import { ConcurrencyGate } from './concurrency-gate.ts';
-import { throttleAt } from './cost-model.ts';
+import { ERROR_REPLY_COST, throttleAt } from './cost-model.ts';
 import { requestCost } from './method-cost.ts';
 import { excessiveUsage, requestTimedOut } from './session-meter.ts';
 
@@ -47,8 +47,10 @@ const meters = new WeakMap<Request, HttpRequestMeter>();
 export class HttpRequestMeter {
   readonly #gate: ConcurrencyGate;
   readonly #view: GroupView;
-  /** The method costs of the requests answered so far. */
+  /** The method costs of the requests answered so far, with the errors their handlers threw. */
   methodsCost = 0;
+  /** Requests whose handler failed, charged ERROR_REPLY_COST each in methodsCost already. */
+  errorsCharged = 0;
 
   constructor(group: string, view: GroupView) {
     this.#view = view;
@@ -104,7 +106,10 @@ export class HttpRequestMeter {
       try {
         result = await work();
       } catch (error) {
-        this.#spend(baseCost);
+        // Charged now, as a session charges it: a POST of failing requests reaches the hard
+        // limit as it runs, not only once answered.
+        this.errorsCharged += 1;
+        this.#spend(baseCost + ERROR_REPLY_COST);
         throw error;
       }
       this.#spend(requestCost(name, baseCost, args, result));
