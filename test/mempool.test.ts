@@ -177,6 +177,9 @@ describe('mempool', () => {
     expect(history.confirmed.map((row) => [displayTxid(row.txid), row.height])).toEqual([
       [txidOfHex(child), node.tipHeight()],
     ]);
+    expect(history.confirmedCount).toBe(1);
+    // At the limit the entries are counted, not read: the caller refuses such a history.
+    expect(await reader.history(hashxOf(B), 1)).toMatchObject({ confirmedCount: 1, confirmed: [] });
     await expectAllStatuses();
   });
 

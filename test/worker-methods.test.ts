@@ -338,7 +338,10 @@ describe('limits and refusals', () => {
     const index = fakeIndex({
       history: async (_hashx, limit) => {
         askedLimit = limit;
-        return { confirmed: rows.slice(0, limit), mempool: [] };
+        // As the index answers: the count up to the limit, no rows once it is reached.
+        const confirmedCount = Math.min(rows.length, limit);
+        const confirmed = confirmedCount >= limit ? [] : rows.slice(0, limit);
+        return { confirmedCount, confirmed, mempool: [] };
       },
     });
     const { error } = await call(index, 'blockchain.scripthash.get_history', [SCRIPT_HASH]);
@@ -356,9 +359,10 @@ describe('limits and refusals', () => {
     const index = fakeIndex({
       history: async (_hashx, limit) => {
         await new Promise((resolve) => setTimeout(resolve, 1));
-        const confirmed = rows.slice(0, limit);
+        const confirmedCount = Math.min(rows.length, limit);
+        const confirmed = confirmedCount >= limit ? [] : rows.slice(0, limit);
         rowsRead += confirmed.length;
-        return { confirmed, mempool: [] };
+        return { confirmedCount, confirmed, mempool: [] };
       },
     });
     const method = 'blockchain.scripthash.get_history';

@@ -56,8 +56,13 @@ export interface MempoolFees {
   incrementalFee: number | null;
 }
 
-/** A script hash's history; `confirmed` holds at most the `limit` rows asked for. */
+/**
+ * A script hash's history. `confirmedCount` is the number of confirmed entries, counted up to the
+ * `limit` asked for; when it reaches the limit, `confirmed` is left empty (the caller refuses
+ * such a history, so its rows are not read), else it holds them all.
+ */
 export interface History {
+  confirmedCount: number;
   confirmed: ConfirmedTx[];
   mempool: MempoolTx[];
 }
@@ -124,7 +129,7 @@ export interface IndexReader {
   /** The raw bytes of a confirmed or unconfirmed tx, or null when unknown. */
   rawTx(txid: Uint8Array): Promise<Uint8Array | null>;
   balance(hashx: Uint8Array): Promise<Balance>;
-  /** Confirmed history in block order (at most `limit` rows), then the mempool's. */
+  /** Confirmed history in block order (none read when `limit` or more), then the mempool's. */
   history(hashx: Uint8Array, limit: number): Promise<History>;
   mempoolHistory(hashx: Uint8Array): Promise<MempoolTx[]>;
   /**

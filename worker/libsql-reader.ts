@@ -161,16 +161,22 @@ export class LibsqlIndexReader implements IndexReader {
   }
 
   async history(hashx: Uint8Array, limit: number): Promise<History> {
-    const [confirmed, mempool] = await this.#batch([
+    // Counting entries walks the history index alone; a history that reaches `limit` is refused
+    // by the caller, so its rows (and their txids) are not read at all.
+    const counted = 'SELECT count(*) FROM (SELECT 1 FROM history WHERE hashx = ? LIMIT ?)';
+    const [count, confirmed, mempool] = await this.#batch([
+      { sql: counted, args: [hashx, limit] },
       {
         sql:
           'SELECT t.txid, t.height FROM history h JOIN txs t ON t.tx_num = h.tx_num ' +
-          'WHERE h.hashx = ? ORDER BY h.tx_num LIMIT ?',
-        args: [hashx, limit],
+          `WHERE h.hashx = ? ORDER BY h.tx_num LIMIT (CASE WHEN (${counted}) >= ? THEN 0 ` +
+          'ELSE ? END)',
+        args: [hashx, hashx, limit, limit, limit],
       },
       mempoolHistoryStatement(hashx),
     ]);
     return {
+      confirmedCount: asInt(column(count?.rows[0], 0, 'history count'), 'history count'),
       confirmed: (confirmed?.rows ?? []).map((row) => ({
         txid: asBytes(column(row, 0, 'history txid'), 'history txid'),
         height: asInt(column(row, 1, 'history height'), 'history height'),

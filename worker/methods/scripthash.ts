@@ -88,10 +88,10 @@ export const scripthashGetHistory: Handler<MethodContext> = async (context, para
   const hashx = parseScriptHash(params[0]);
   const fitting = entriesThatFit(room, SMALLEST_HISTORY_ENTRY_BYTES);
   const history = await context.index.history(hashx, Math.min(HISTORY_LIMIT, fitting + 1));
-  if (history.confirmed.length >= HISTORY_LIMIT) {
+  if (history.confirmedCount >= HISTORY_LIMIT) {
     throw new RpcError(HISTORY_TOO_LARGE, 'history too large');
   }
-  if (history.confirmed.length > fitting) throw responseTooLarge(room.maxSendBytes);
+  if (history.confirmedCount > fitting) throw responseTooLarge(room.maxSendBytes);
   const confirmed = history.confirmed.map((tx) => {
     return { tx_hash: hashToHex(tx.txid), height: tx.height };
   });
