@@ -29,6 +29,15 @@ export interface Block {
   size: number;
 }
 
+// Where the merkle root sits in every supported chain's header: version 4 | prev hash 32 | root 32.
+const MERKLE_ROOT_START = 36;
+const MERKLE_ROOT_END = 68;
+
+/** The merkle root field of a raw header (a view of its bytes), without parsing the rest. */
+export function headerMerkleRoot(raw80: Uint8Array): Uint8Array {
+  return raw80.subarray(MERKLE_ROOT_START, MERKLE_ROOT_END);
+}
+
 /**
  * Parses an 80-byte header and hashes it with the coin's header hash.
  * @throws ParseError unless `raw80` is exactly 80 bytes.

@@ -34,7 +34,6 @@ function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
     tip: missing('tip'),
     header: missing('header'),
     headers: missing('headers'),
-    blockTxids: missing('blockTxids'),
     txidAt: missing('txidAt'),
     rawTx: missing('rawTx'),
     balance: missing('balance'),

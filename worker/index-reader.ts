@@ -122,8 +122,6 @@ export interface IndexReader {
   header(height: number): Promise<Uint8Array | null>;
   /** Up to `count` consecutive headers from `startHeight`, fewer at the tip. */
   headers(startHeight: number, count: number): Promise<Uint8Array[]>;
-  /** The txids of a block in block order, or null beyond the tip. */
-  blockTxids(height: number): Promise<Uint8Array[] | null>;
   /** The txid at `position` of a block: null beyond the tip, undefined past the block's end. */
   txidAt(height: number, position: number): Promise<Uint8Array | null | undefined>;
   /** The raw bytes of a confirmed or unconfirmed tx, or null when unknown. */

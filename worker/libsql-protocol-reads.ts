@@ -2,6 +2,7 @@
 // and the node's fee figures.
 // Each function is one round trip: a batch in one read transaction sees one snapshot.
 import type { Client, InStatement, ResultSet, Row } from '@libsql/client/web';
+import { headerMerkleRoot } from '../core/block.ts';
 import { hexToBytes, readU32LE } from '../core/bytes.ts';
 import type { FeeRateBucket } from '../core/protocol/fee-histogram.ts';
 import { treeNodeId, type TreeNodeKey } from '../core/protocol/header-proof.ts';
@@ -19,8 +20,6 @@ import { asBytes, asInt, asReal, column } from './libsql-values.ts';
 
 // Header layout: version 4 | prev 32 | merkle root 32 | time 4 | bits 4 | nonce 4.
 const HEADER_TIME_OFFSET = 68;
-const MERKLE_ROOT_START = 36;
-const MERKLE_ROOT_END = 68;
 
 const TIP_STATEMENT: InStatement = {
   sql: 'SELECT height FROM chain_state WHERE id = 0',
@@ -82,7 +81,7 @@ export async function readBlockTxidsWithTip(client: Client, height: number): Pro
     // The genesis coinbase is not indexed (DESIGN §3); a one-tx block's root is its txid.
     if (height !== 0) throw new Error(`block ${height} has no indexed txs`);
     const header = asBytes(column(blockRow, 0, 'genesis header'), 'genesis header');
-    return { tipHeight, txids: [header.slice(MERKLE_ROOT_START, MERKLE_ROOT_END)] };
+    return { tipHeight, txids: [headerMerkleRoot(header).slice()] };
   }
   const joined = column(txids?.rows[0], 0, 'txids');
   const packed = hexToBytes(typeof joined === 'string' ? joined : '');

@@ -1,6 +1,7 @@
 // IndexReader over libSQL (Hrana HTTP from the Worker): the SQL behind every Electrum answer.
 // Tables and columns are those of docs/ARCHITECTURE.md and core/schema.ts.
 import type { Client, InArgs, InStatement, ResultSet, Row, Value } from '@libsql/client/web';
+import { headerMerkleRoot } from '../core/block.ts';
 import { hashToHex } from '../core/bytes.ts';
 import type { FeeRateBucket } from '../core/protocol/fee-histogram.ts';
 import type { TreeNodeKey } from '../core/protocol/header-proof.ts';
@@ -30,10 +31,6 @@ import {
   readRefHistory,
   readTxRecord,
 } from './libsql-protocol-reads.ts';
-
-// The header's merkle root field: version (4) | prev hash (32) | merkle root (32) | ...
-const MERKLE_ROOT_START = 36;
-const MERKLE_ROOT_END = 68;
 
 function outpointKey(txid: Uint8Array, vout: number): string {
   return `${hashToHex(txid)}:${vout}`;
@@ -91,27 +88,6 @@ export class LibsqlIndexReader implements IndexReader {
       args: [startHeight, startHeight + count],
     });
     return result.rows.map((row) => asBytes(column(row, 0, 'headers'), 'headers'));
-  }
-
-  async blockTxids(height: number): Promise<Uint8Array[] | null> {
-    const [block, txids] = await this.#batch([
-      { sql: 'SELECT raw, tx_count FROM headers WHERE height = ?', args: [height] },
-      {
-        sql:
-          'SELECT t.txid FROM headers h JOIN txs t ON t.tx_num >= h.first_tx_num ' +
-          'AND t.tx_num < h.first_tx_num + h.tx_count WHERE h.height = ? ORDER BY t.tx_num',
-        args: [height],
-      },
-    ]);
-    const blockRow = block?.rows[0];
-    if (blockRow === undefined) return null;
-    const txCount = asInt(column(blockRow, 1, 'tx_count'), 'tx_count');
-    if (txCount === 0) return [unindexedCoinbase(height, column(blockRow, 0, 'header'))];
-    const rows = txids?.rows ?? [];
-    if (rows.length !== txCount) {
-      throw new Error(`block ${height} lists ${txCount} txs but the index holds ${rows.length}`);
-    }
-    return rows.map((row) => asBytes(column(row, 0, 'txid'), 'txid'));
   }
 
   async txidAt(height: number, position: number): Promise<Uint8Array | null | undefined> {
@@ -265,7 +241,7 @@ export class LibsqlIndexReader implements IndexReader {
 // block's merkle root is that tx's txid, which answers get_merkle and id_from_pos for it.
 function unindexedCoinbase(height: number, header: Value): Uint8Array {
   if (height !== 0) throw new Error(`block ${height} has no indexed txs`);
-  return asBytes(header, 'genesis header').slice(MERKLE_ROOT_START, MERKLE_ROOT_END);
+  return headerMerkleRoot(asBytes(header, 'genesis header')).slice();
 }
 
 function mempoolHistoryStatement(hashx: Uint8Array): InStatement {

@@ -2,13 +2,11 @@
 // Building a tree reads every txid of the block and hashes the whole tree (about 6,000 SHA-256d
 // for a 3,000-tx block, tens of milliseconds); a proof from a kept tree costs one header read.
 // A merkle root names one tree whatever chain it is on, so a reorg cannot serve a stale one.
+import { headerMerkleRoot } from '../../core/block.ts';
 import { bytesToHex, equalBytes } from '../../core/bytes.ts';
 import { merkleLevels } from '../../core/merkle.ts';
 import type { MethodContext } from './context.ts';
 
-// Header layout: version 4 | prev hash 32 | merkle root 32 | time 4 | bits 4 | nonce 4.
-const MERKLE_ROOT_START = 36;
-const MERKLE_ROOT_END = 68;
 const NODE_BYTES = 32;
 /** Bytes of tree levels one isolate keeps (a 3,000-tx block's tree takes about 190 kB). */
 const KEPT_BYTES = 16 * 1024 * 1024;
@@ -84,7 +82,7 @@ export async function blockTree(context: MethodContext, height: number): Promise
   const { headers, tipHeight } = await context.index.headerRange(height, 1);
   const header = headers[0];
   if (header === undefined) return null;
-  const root = header.subarray(MERKLE_ROOT_START, MERKLE_ROOT_END);
+  const root = headerMerkleRoot(header);
   let built = false;
   const levels = await SHELF.get(bytesToHex(root), async () => {
     built = true;
