@@ -5,6 +5,7 @@ import {
   encodeError,
   encodeResult,
   exceedsBytes,
+  idOfItem,
   MAX_SEND_BYTES,
   parseMessage,
   responseTooLarge,
@@ -248,7 +249,7 @@ function assembleBatch(
     let partBytes = utf8ByteLength(part) + 1;
     if (totalBytes + partBytes > maxSendBytes) {
       const item = items[index];
-      const id = item === undefined ? null : item.ok ? item.request.id : item.id;
+      const id = item === undefined ? null : idOfItem(item);
       part = encodeError(id, responseTooLarge(maxSendBytes));
       partBytes = utf8ByteLength(part) + 1;
     }

@@ -108,7 +108,8 @@ export function parseMessage(text: string, maxRecvBytes = MAX_RECV_BYTES): Parse
   return { kind: 'batch', items: items.map((item, n) => withIdText(item, texts[n] ?? null)) };
 }
 
-function idOfItem(item: ParsedItem): RpcId {
+/** The id a reply to `item` carries (null for a member that is not a request object). */
+export function idOfItem(item: ParsedItem): RpcId {
   return item.ok ? item.request.id : item.id;
 }
 

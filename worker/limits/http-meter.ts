@@ -9,7 +9,7 @@ import type { Budget } from './budget.ts';
 import { ConcurrencyGate } from './concurrency-gate.ts';
 import { ERROR_REPLY_COST, throttleAt } from './cost-model.ts';
 import { requestCost } from './method-cost.ts';
-import { excessiveUsage, requestTimedOut } from './session-meter.ts';
+import { excessiveUsage, requestTimedOut, untilAborted } from './session-meter.ts';
 
 /** What a meter needs to know of its group, and tells it. */
 export interface GroupView {
@@ -101,7 +101,9 @@ export class HttpRequestMeter {
       // The cost may have risen while this request waited: look again, then sleep as it says.
       const throttle = this.#throttle();
       if (throttle.cutOff) throw excessiveUsage();
-      if (throttle.sleepMs > 0) await sleepUnlessAborted(throttle.sleepMs, abort.signal);
+      if (throttle.sleepMs > 0) {
+        await untilAborted(new Promise((done) => setTimeout(done, throttle.sleepMs)), abort.signal);
+      }
       let result: unknown;
       try {
         result = await work();
@@ -119,20 +121,6 @@ export class HttpRequestMeter {
       release?.();
     }
   }
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true }
-    );
-  });
 }
 
 /** The meter the middleware attached to `request`; undefined for exempt callers. */

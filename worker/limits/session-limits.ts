@@ -4,9 +4,9 @@ import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
 import {
   encodeBatch,
   encodeError,
+  idOfItem,
   parseMessage,
   utf8ByteLength,
-  type ParsedItem,
   type RpcId,
 } from '../../core/protocol/framing.ts';
 import type { MethodSpec } from '../../core/protocol/methods.ts';
@@ -425,6 +425,5 @@ export class MessageMeter {
 function requestIds(text: string, maxRecvBytes: number): RpcId | RpcId[] {
   const parsed = parseMessage(text, maxRecvBytes);
   if (parsed.kind === 'invalid') return null;
-  const idOf = (item: ParsedItem): RpcId => (item.ok ? item.request.id : item.id);
-  return parsed.kind === 'single' ? idOf(parsed.item) : parsed.items.map(idOf);
+  return parsed.kind === 'single' ? idOfItem(parsed.item) : parsed.items.map(idOfItem);
 }

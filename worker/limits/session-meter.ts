@@ -242,8 +242,8 @@ export class SessionMeter {
   }
 }
 
-// Resolves like `work`, or rejects with the signal's reason if that comes first.
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Resolves like `work`, or rejects with the signal's reason if that comes first. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
