@@ -26,6 +26,10 @@ const NODE_USER = 'conformance';
 const NODE_PASSWORD = randomBytes(12).toString('hex');
 // The sim node's relay fee for Radiant (tools/sim-node-methods.ts): 0.01 RXD per kB.
 const RELAY_FEE = 0.01;
+// The refusal of a 1.6 server.version sent after other requests (protocol-basics.rst, 1.6).
+const LATE_1_6 =
+  'protocol 1.6 and later need server.version as the first message; ' +
+  'this session sent other requests before it';
 
 function digest(name: string, data: Buffer): Buffer {
   return createHash(name).update(data).digest();
@@ -212,10 +216,20 @@ describe('server.version negotiation', () => {
     }
     const late = await openClient(stack.worker.port);
     expect(await late.result('server.ping')).toBeNull();
-    expect(await late.failure('server.version', ['x', '1.6'])).toEqual(
-      rpcError(1, 'use server.version to identify client')
-    );
+    expect(await late.failure('server.version', ['x', '1.6'])).toEqual(rpcError(1, LATE_1_6));
     expect(await late.closed).toBe(1008);
+    // A late client whose range reaches below 1.6 settles on the last 1.4 revision instead.
+    const ranged = await openClient(stack.worker.port);
+    try {
+      expect(await ranged.result('server.ping')).toBeNull();
+      const reply = await ranged.result('server.version', ['x', ['1.4', '1.6']]);
+      expect(reply).toEqual(['electrum-edge 0.1.0', '1.4.2']);
+      // 1.4's shape: blockchain.block.headers answers with one hex string, not a list.
+      const chunk = await ranged.result('blockchain.block.headers', [0, 1]);
+      expect(chunk).toEqual({ count: 1, max: 2016, hex: headers[0]?.toString('hex') });
+    } finally {
+      ranged.close();
+    }
     // A 1.4 client may still send server.version late (Radiant wallets never send it at all).
     const old = await openClient(stack.worker.port);
     try {
@@ -237,7 +251,7 @@ describe('server.version negotiation', () => {
     });
     expect(await response.json()).toEqual([
       { jsonrpc: '2.0', result: null, id: 1 },
-      { jsonrpc: '2.0', error: rpcError(1, 'use server.version to identify client'), id: 2 },
+      { jsonrpc: '2.0', error: rpcError(1, LATE_1_6), id: 2 },
     ]);
   });
 });

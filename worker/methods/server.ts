@@ -14,23 +14,40 @@ import type { MethodContext } from './context.ts';
 const CLIENT_NAME_MAX_CHARS = 100;
 
 /**
+ * The newest version a session may settle on once it has sent other requests: from 1.6
+ * server.version must be the first message (protocol-basics.rst, 1.6), so such a session gets the
+ * last 1.4 revision when its range reaches that low.
+ */
+export const LATE_VERSION_MAX = '1.4.2';
+
+/**
  * server.version(client_name, protocol_version): [server software, negotiated version]. Only
- * the first call counts; no common version closes the session. From 1.6 server.version must be
- * the first message, so a session that sent requests before it cannot settle on 1.6 or later.
+ * the first call counts; no common version closes the session. A session that sent requests
+ * before it settles on LATE_VERSION_MAX at most, and is closed when its range starts at 1.6.
  */
 export const serverVersion: Handler<MethodContext> = ({ server, session, order }, params) => {
   const [clientName, wanted] = params;
   if (session.versionSent()) throw new RpcError(BAD_REQUEST, 'server.version already sent');
   // A failed negotiation closes the session (the RpcError says so), so nothing is recorded.
   const negotiated = negotiateVersion(wanted, PROTOCOL_MIN, PROTOCOL_MAX);
-  if (versionAtLeast(negotiated, PROTOCOL_1_6) && order?.requestsBeforeVersion() === true) {
-    const message = 'use server.version to identify client';
+  const late = versionAtLeast(negotiated, PROTOCOL_1_6) && order?.requestsBeforeVersion() === true;
+  const settled = late ? negotiateLate(wanted) : negotiated;
+  const name = typeof clientName === 'string' ? clientName : '';
+  session.setVersion(name.slice(0, CLIENT_NAME_MAX_CHARS), settled);
+  return [server.serverVersion, settled];
+};
+
+// The version of a session that sent requests before server.version (LATE_VERSION_MAX).
+function negotiateLate(wanted: unknown): string {
+  try {
+    return negotiateVersion(wanted, PROTOCOL_MIN, LATE_VERSION_MAX);
+  } catch {
+    const message =
+      `protocol ${PROTOCOL_1_6} and later need server.version as the first message; ` +
+      'this session sent other requests before it';
     throw new RpcError(BAD_REQUEST, message, { disconnect: true });
   }
-  const name = typeof clientName === 'string' ? clientName : '';
-  session.setVersion(name.slice(0, CLIENT_NAME_MAX_CHARS), negotiated);
-  return [server.serverVersion, negotiated];
-};
+}
 
 /** server.features: what a peer or wallet needs to know to trust and reach this server. */
 export const serverFeatures: Handler<MethodContext> = ({ coin, server }) => ({
