@@ -112,6 +112,35 @@ describe('oversized requests', () => {
   }, 30_000);
 });
 
+describe('batches of bad items', () => {
+  it('charges each error as it is made and answers -101 past the hard limit', async () => {
+    // 1,000 items that no handler runs (unknown methods, items without a method): each error
+    // reply costs 100, so the batch used to cost 100,000 units, charged once answered, and kept
+    // the /24 locked out until that decayed (hours). Now the group stops near HARD.
+    const client = await LimitsClient.open(stack.wsUrl, '100.64.3.1');
+    const items = Array.from({ length: 1000 }, (_, id) => {
+      return id % 2 === 0 ? { id, method: 'no.such' } : { id, params: [] };
+    });
+    const exchange = await client.exchange(JSON.stringify(items));
+    const replies = (exchange?.reply ?? []) as { error?: { code: number } }[];
+    expect(replies).toHaveLength(1000);
+    const codes = replies.map((reply) => reply.error?.code);
+    const answered = codes.filter((code) => code === -32601 || code === -32600).length;
+    // HARD / 100 errors reach the limit (less the bytes in, charged first); the rest are -101.
+    expect(answered).toBeGreaterThan(HARD / 100 - 5);
+    expect(answered).toBeLessThanOrEqual(HARD / 100);
+    expect(codes.slice(answered)).toEqual(Array(1000 - answered).fill(-101));
+    expect((await client.closed).code).toBe(1008);
+    let cost = await groupCost('100.64.3.9');
+    for (let attempt = 0; attempt < 40 && cost < HARD; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      cost = await groupCost('100.64.3.9');
+    }
+    expect(cost).toBeGreaterThanOrEqual(HARD);
+    expect(cost).toBeLessThan(HARD + 200);
+  }, 30_000);
+});
+
 describe('subscriptions', () => {
   it('caps them at MAX_SUBS per session, not counting repeats, and cuts off a flood', async () => {
     const client = await LimitsClient.open(stack.wsUrl, '100.64.3.1');

@@ -127,6 +127,26 @@ describe('POST /rpc metering', () => {
     expect(ran).toBe(2);
   });
 
+  it('stops a POST of unknown methods and bad items at the hard limit as it runs', async () => {
+    // No handler runs for these, yet each error reply costs 100 as it is made: the second takes
+    // the group to 200 of hard 200, so the rest get -101 and add nothing (a 1,000-item batch of
+    // them once cost 100,000 units, locking its /24 out for a day).
+    const group = groupAt(0);
+    const meter = new HttpRequestMeter('198.18.9.0/24', group);
+    const items = Array.from({ length: 1000 }, (_, id) => {
+      return id % 2 === 0 ? { id, method: 'no.such' } : { id, params: [] };
+    });
+    const outcome = await handleMessage(JSON.stringify(items), meter.options(setup({})));
+    const replies = JSON.parse(outcome.reply ?? '[]') as { error?: { code: number } }[];
+    expect(replies.map((reply) => reply.error?.code)).toEqual([
+      -32601,
+      -32600,
+      ...Array(998).fill(-101),
+    ]);
+    expect(group.spent).toBe(200);
+    expect(meter.errorsCharged).toBe(2);
+  });
+
   it('answers -102 to a request that waits longer than REQUEST_TIMEOUT', async () => {
     // Cost 180 of soft 100 / hard 200: ceil(0.2 x 3) = one request at a time.
     const blocker = new HttpRequestMeter('192.0.2.0/24', groupAt(180));

@@ -301,17 +301,80 @@ describe('batches', () => {
     const batch = Array.from({ length: 40 }, (_, id) => ({ id, method: 'fill', params: [300] }));
     const outcome = await send(batch);
     // The first BATCH_CONCURRENCY start together, the frame still empty (its "[" taken). Each
-    // one that finishes frees a runner: the next item sees the room its reply (and comma) left,
-    // until the room is gone; the 28 items after that never run.
+    // one that finishes frees a runner: the next item sees the room its reply (and comma) left.
+    // The third reply does not fit and is replaced by an error as it finishes, so the room
+    // shrinks by the error's size from then on, until no reply fits; the 26 items after that
+    // never run.
     const replyBytes = JSON.stringify({ jsonrpc: '2.0', result: 'x'.repeat(300), id: 0 }).length;
     const together = Array.from({ length: BATCH_CONCURRENCY }, () => 999);
     const step = replyBytes + 1;
-    expect(context.rooms).toEqual([...together, 999 - step, 999 - 2 * step]);
     const full = errorOf(-32600, 'response too large (over 1,000 bytes', null);
+    const errorStep = JSON.stringify({ ...full, id: 2 }).length + 1;
+    const afterTwo = 999 - 2 * step;
+    expect(context.rooms).toEqual([
+      ...together,
+      999 - step,
+      afterTwo,
+      afterTwo - errorStep,
+      afterTwo - 2 * errorStep,
+    ]);
+    expect(afterTwo - 3 * errorStep).toBeLessThan(32);
+    // Forty error replies alone cannot fit in 1,000 bytes: the batch gets one error instead.
+    expect(outcome.json).toEqual(full);
+  });
+
+  it('keeps the replies that fit and replaces the others, the frame under MAX_SEND', async () => {
+    const { send } = setup({ maxSendBytes: 1000 });
+    const batch = Array.from({ length: 5 }, (_, id) => ({ id, method: 'fill', params: [300] }));
+    const outcome = await send(batch);
+    const full = errorOf(-32600, 'response too large (over 1,000 bytes', null);
+    // Two 337-byte replies fit; the other three finish after them and are replaced.
     const expected = batch.map(({ id }) => {
       return id < 2 ? { jsonrpc: '2.0', result: 'x'.repeat(300), id } : { ...full, id };
     });
     expect(outcome.json).toEqual(expected);
+    expect(outcome.reply?.length).toBeLessThanOrEqual(1000);
+  });
+
+  it('answers one error when error replies echoing long ids would pass MAX_SEND', async () => {
+    const { send } = setup({ maxSendBytes: 2000 });
+    const longId = 'i'.repeat(1500);
+    const outcome = await send([
+      { id: 1, method: 'fill', params: [1000] },
+      { id: longId, method: 'fill', params: [1000] },
+    ]);
+    // The second reply cannot fit; its error, which repeats the 1,500-character id, cannot
+    // either.
+    expect(outcome.json).toEqual(errorOf(-32600, 'response too large (over 2,000 bytes', null));
+  });
+
+  it('tells onDispatchError of each error no handler threw, and sends what it returns', async () => {
+    const told: number[] = [];
+    const stop = new RpcError(-101, 'excessive resource usage', { disconnect: true });
+    const { send } = setup({
+      onDispatchError: (error) => {
+        told.push(error.code);
+        return told.length >= 3 ? stop : error;
+      },
+    });
+    const outcome = await send([
+      { id: 1, method: 'nosuch' },
+      { id: 2, method: 'echo' },
+      { id: 3, method: 'none', params: [1, 2, 3] },
+      { id: 4 },
+      { id: 5, method: 'bye' },
+    ]);
+    // Unknown method, too few arguments, too many, an item without a method: told in turn
+    // (items start in order; none of these waits). The handler's own error (bye) is not told.
+    expect(told).toEqual([-32601, -32602, -32602, -32600]);
+    expect(outcome.json).toEqual([
+      errorOf(-32601, 'unknown method "nosuch"', 1),
+      errorOf(-32602, '0 arguments passed to method "echo" but it requires 1', 2),
+      errorOf(-101, 'excessive resource usage', 3),
+      errorOf(-101, 'excessive resource usage', 4),
+      errorOf(1, 'go away', 5),
+    ]);
+    expect(outcome.disconnect).toBe(true);
   });
 });
 

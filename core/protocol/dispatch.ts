@@ -11,6 +11,7 @@ import {
   responseTooLarge,
   utf8ByteLength,
   type ParsedItem,
+  type RpcId,
   type RpcParams,
   type RpcRequest,
 } from './framing.ts';
@@ -62,6 +63,13 @@ export interface DispatchOptions<C> {
   onRequest?(request: RpcRequest): void;
   /** Called with every exception that is not an RpcError; the client only sees -32603. */
   onInternalError(error: unknown, request: RpcRequest): void;
+  /**
+   * Told of each error reply that no handler threw (an invalid item, an unknown method, wrong
+   * arguments, a refusal by admit, a reply with no room left in its frame), as it happens;
+   * returns the error to send instead (a metered host charges it at once, and answers -101
+   * once the budget is spent, so a batch of such items stops costing mid-batch).
+   */
+  onDispatchError?(error: RpcError): RpcError;
   maxRecvBytes?: number;
   maxSendBytes?: number;
 }
@@ -116,13 +124,11 @@ export function checkArity(spec: MethodSpec, params: RpcParams): unknown[] {
   return params;
 }
 
-/** Runs one request to its result. @throws RpcError for every failure, internal ones as -32603. */
-export async function dispatchRequest<C>(
+// The handler of a request and its positional arguments. @throws RpcError when it cannot run.
+function resolveRequest<C>(
   request: RpcRequest,
-  options: DispatchOptions<C>,
-  room: ReplyRoom = wholeFrame(options.maxSendBytes ?? MAX_SEND_BYTES)
-): Promise<unknown> {
-  options.onRequest?.(request);
+  options: DispatchOptions<C>
+): { handler: Handler<C>; args: unknown[] } {
   const spec = options.methods.get(request.method);
   const handler = Object.hasOwn(options.handlers, request.method)
     ? options.handlers[request.method]
@@ -135,6 +141,24 @@ export async function dispatchRequest<C>(
   const args = checkArity(spec, request.params);
   const refusal = options.admit?.(spec, request) ?? null;
   if (refusal !== null) throw refusal;
+  return { handler, args };
+}
+
+/** Runs one request to its result. @throws RpcError for every failure, internal ones as -32603. */
+export async function dispatchRequest<C>(
+  request: RpcRequest,
+  options: DispatchOptions<C>,
+  room: ReplyRoom = wholeFrame(options.maxSendBytes ?? MAX_SEND_BYTES)
+): Promise<unknown> {
+  options.onRequest?.(request);
+  let handler: Handler<C>;
+  let args: unknown[];
+  try {
+    ({ handler, args } = resolveRequest(request, options));
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+    throw options.onDispatchError?.(error) ?? error;
+  }
   try {
     return await handler(options.context, args, room);
   } catch (error) {
@@ -154,13 +178,12 @@ async function answerItem<C>(
   options: DispatchOptions<C>,
   room: ReplyRoom
 ): Promise<ItemReply> {
-  if (!item.ok) return { text: encodeError(item.id, item.error), disconnect: false };
+  if (!item.ok) return dispatchError(item.id, item.error, options);
   const { request } = item;
   // A notification gets no reply; like ElectrumX we do not run it either.
   if (request.isNotification) return { text: null, disconnect: false };
   if (room.bytes() < SMALLEST_REPLY_BYTES) {
-    const refusal = responseTooLarge(room.maxSendBytes);
-    return { text: encodeError(request.id, refusal), disconnect: false };
+    return dispatchError(request.id, responseTooLarge(room.maxSendBytes), options);
   }
   try {
     const result = await dispatchRequest(request, options, room);
@@ -169,6 +192,12 @@ async function answerItem<C>(
     const rpcError = error instanceof RpcError ? error : internalError(error);
     return { text: encodeError(request.id, rpcError), disconnect: rpcError.disconnect };
   }
+}
+
+// The reply of an error no handler threw, as the host's onDispatchError has it sent.
+function dispatchError<C>(id: RpcId, error: RpcError, options: DispatchOptions<C>): ItemReply {
+  const sent = options.onDispatchError?.(error) ?? error;
+  return { text: encodeError(id, sent), disconnect: sent.disconnect };
 }
 
 function encodeReply<C>(request: RpcRequest, result: unknown, options: DispatchOptions<C>): string {
@@ -206,7 +235,7 @@ export async function handleMessage<C>(
     return { reply: answer.text, disconnect: answer.disconnect };
   }
   const answers = await answerBatch(parsed.items, options, maxSendBytes);
-  return assembleBatch(answers, maxSendBytes, parsed.items);
+  return assembleBatch(answers, maxSendBytes);
 }
 
 async function answerBatch<C>(
@@ -214,7 +243,8 @@ async function answerBatch<C>(
   options: DispatchOptions<C>,
   maxSendBytes: number
 ): Promise<ItemReply[]> {
-  // The opening bracket, then each finished reply and its comma, in the order they finish.
+  // The opening bracket, then each finished reply and its comma, in the order they finish: the
+  // frame's size does not depend on the order of its parts.
   let usedBytes = 1;
   const room: ReplyRoom = { maxSendBytes, bytes: () => Math.max(0, maxSendBytes - usedBytes) };
   const answers: ItemReply[] = [];
@@ -223,8 +253,15 @@ async function answerBatch<C>(
     for (let index = next++; index < items.length; index = next++) {
       const item = items[index];
       if (item === undefined) continue;
-      const answer = await answerItem(item, options, room);
-      if (answer.text !== null) usedBytes += utf8ByteLength(answer.text) + 1;
+      let answer = await answerItem(item, options, room);
+      if (answer.text === null) continue;
+      // A reply that would take the frame past MAX_SEND is replaced as it finishes, so the room
+      // the later items see counts only what the frame will hold.
+      if (usedBytes + utf8ByteLength(answer.text) + 1 > maxSendBytes) {
+        const refused = dispatchError(idOfItem(item), responseTooLarge(maxSendBytes), options);
+        answer = { text: refused.text, disconnect: answer.disconnect || refused.disconnect };
+      }
+      usedBytes += utf8ByteLength(answer.text ?? '') + 1;
       answers[index] = answer;
     }
   };
@@ -233,28 +270,25 @@ async function answerBatch<C>(
   return answers;
 }
 
-function assembleBatch(
-  answers: ItemReply[],
-  maxSendBytes: number,
-  items: ParsedItem[]
-): MessageOutcome {
+/**
+ * The batch's reply frame. Each part already fits beside the others, except error replies that
+ * echo long ids: should those take the frame past MAX_SEND, the whole batch is answered with one
+ * "response too large" error (id null) instead, so no frame ever exceeds it.
+ */
+function assembleBatch(answers: ItemReply[], maxSendBytes: number): MessageOutcome {
   const parts: string[] = [];
-  // Brackets, plus one comma (or the closing bracket) per part.
+  // The brackets, plus one comma (or the closing bracket) per part.
   let totalBytes = 1;
   let disconnect = false;
-  answers.forEach((answer, index) => {
-    if (answer.text === null) return;
+  for (const answer of answers) {
+    if (answer?.text === undefined || answer.text === null) continue;
     disconnect ||= answer.disconnect;
-    let part = answer.text;
-    let partBytes = utf8ByteLength(part) + 1;
-    if (totalBytes + partBytes > maxSendBytes) {
-      const item = items[index];
-      const id = item === undefined ? null : idOfItem(item);
-      part = encodeError(id, responseTooLarge(maxSendBytes));
-      partBytes = utf8ByteLength(part) + 1;
-    }
-    totalBytes += partBytes;
-    parts.push(part);
-  });
-  return { reply: parts.length === 0 ? null : encodeBatch(parts), disconnect };
+    totalBytes += utf8ByteLength(answer.text) + 1;
+    parts.push(answer.text);
+  }
+  if (parts.length === 0) return { reply: null, disconnect };
+  if (totalBytes > maxSendBytes) {
+    return { reply: encodeError(null, responseTooLarge(maxSendBytes)), disconnect };
+  }
+  return { reply: encodeBatch(parts), disconnect };
 }

@@ -5,6 +5,7 @@
 // isolate run through one gate however many POSTs carry them, wait at most REQUEST_TIMEOUT for it,
 // and each is charged the method table's cost (base plus size part, worker/limits/method-cost.ts).
 import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
+import type { RpcError } from '../../core/protocol/errors.ts';
 import type { Budget } from './budget.ts';
 import { ConcurrencyGate } from './concurrency-gate.ts';
 import { ERROR_REPLY_COST, throttleAt } from './cost-model.ts';
@@ -81,7 +82,14 @@ export class HttpRequestMeter {
         return this.#run(name, baseCost, args, () => handler(context, args, room));
       };
     }
-    return { ...options, handlers };
+    // Errors no handler threw are charged as they happen, as a session charges them.
+    const onDispatchError = (error: RpcError): RpcError => {
+      if (this.#throttle().cutOff) return excessiveUsage();
+      this.errorsCharged += 1;
+      this.#spend(ERROR_REPLY_COST);
+      return error;
+    };
+    return { ...options, handlers, onDispatchError };
   }
 
   async #run(

@@ -1,6 +1,7 @@
 // The limits inside one Session object: its meter and Limiter port, the message and request
 // hooks the Session calls, the idle timeout (an alarm), and the report when the session ends.
 import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
+import type { RpcError } from '../../core/protocol/errors.ts';
 import {
   encodeBatch,
   encodeError,
@@ -382,8 +383,18 @@ export class MessageMeter {
   options<C>(options: DispatchOptions<C>): DispatchOptions<C> {
     const { maxRecvBytes, maxSendBytes } = this.#limits.settings;
     const sized = { ...options, maxRecvBytes, maxSendBytes };
-    if (this.#meter === null) return sized;
-    return { ...sized, handlers: this.#metered(options.handlers, options.methods, this.#meter) };
+    const meter = this.#meter;
+    if (meter === null) return sized;
+    const handlers = this.#metered(options.handlers, options.methods, meter);
+    // Errors no handler threw (unknown methods, bad arguments, invalid items) are charged as
+    // they happen too: a batch of them reaches the hard limit mid-batch, and the rest get -101.
+    const onDispatchError = (error: RpcError): RpcError => {
+      if (meter.checkCutOff()) return excessiveUsage();
+      this.#errorsCharged += 1;
+      meter.charge(ERROR_REPLY_COST);
+      return error;
+    };
+    return { ...sized, handlers, onDispatchError };
   }
 
   /** Charges the reply frame (its bytes, errors not charged yet) and ends the message, once. */
