@@ -224,6 +224,51 @@ describe('one budget per /24', () => {
   }, 90_000);
 });
 
+describe('sessions of one /24 that fire together', () => {
+  it('run about one session\'s share of requests at once and stop near the hard limit', async () => {
+    // Ten sessions opened one after another, then each sends ten history requests at once
+    // (about 38 units each). Each session used to run all ten at the group's cost as it last saw
+    // it (nothing), so the group spent 100 x 38 = 3,800 units, 9.5 x HARD, before any settle
+    // came back. Now the n-th session runs INITIAL_CONCURRENT / n of them at once (10, 5, 3, 2,
+    // 2, 1, ...: 27 in all), and the rest wait for the group's figures first (the sessions'
+    // spending times their number passes the soft limit at once).
+    const clients: LimitsClient[] = [];
+    for (let host = 1; host <= 10; host++) {
+      clients.push(await LimitsClient.open(stack.wsUrl, `198.18.60.${host}`));
+    }
+    const request = (id: number): string => {
+      return JSON.stringify({ id, method: HISTORY_METHOD, params: [stack.index.bigScriptHash] });
+    };
+    const replies = await Promise.all(
+      clients.map(async (client) => {
+        for (let id = 1; id <= 10; id++) client.socket.send(request(id));
+        const frames: unknown[] = [];
+        for (let i = 0; i < 10; i++) {
+          const frame = await client.next(60_000);
+          if (frame === null) break;
+          frames.push(JSON.parse(frame));
+        }
+        return frames as { result?: unknown; error?: { code: number } }[];
+      })
+    );
+    const all = replies.flat();
+    const answered = all.filter((reply) => reply.result !== undefined).length;
+    const refused = all.filter((reply) => reply.error?.code === -101).length;
+    expect(answered + refused).toBe(all.length);
+    expect(answered).toBeGreaterThanOrEqual(HARD / 40);
+    expect(answered).toBeLessThanOrEqual(50);
+    let cost = await groupCost('198.18.60.99');
+    for (let attempt = 0; attempt < 20 && cost < HARD; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      cost = await groupCost('198.18.60.99');
+    }
+    expect(cost).toBeGreaterThanOrEqual(HARD - 10);
+    // Measured here: 40 answered, 1,522 units (3.8 x HARD); 100 and 3,818 before.
+    expect(cost).toBeLessThan(5 * HARD);
+    for (const client of clients) client.terminate();
+  }, 120_000);
+});
+
 describe('malformed JSON', () => {
   it('reaches the hard limit sooner than other error replies', async () => {
     const countUntilCut = async (ip: string, text: string): Promise<number> => {

@@ -203,6 +203,69 @@ describe('SessionMeter', () => {
     expect(group.settles).toBe(settlesBefore + 1);
   });
 
+  it('shares the concurrency among the group\'s open sessions, one each at least', async () => {
+    const clock = new FakeClock();
+    const group = new FakeGroup(clock);
+    const first = meterFor(group, 'a');
+    // Alone, the session may run INITIAL_CONCURRENT (4) requests at once.
+    expect(first.concurrency()).toBe(4);
+    const second = meterFor(group, 'b');
+    const third = meterFor(group, 'c');
+    // The second and third opened into a group of 2 and 3: 4 / 2 and 4 / 3 (at least 1).
+    expect(second.concurrency()).toBe(2);
+    expect(third.concurrency()).toBe(1);
+    // The first learns of the others at its next settle.
+    first.charge(10);
+    await flush();
+    expect(first.concurrency()).toBe(1);
+    // A third session running four slow requests starts one, the rest wait for its slot.
+    let running = 0;
+    let most = 0;
+    const slow = async (): Promise<string> => {
+      running += 1;
+      most = Math.max(most, running);
+      await clock.sleep(10);
+      running -= 1;
+      return 'done';
+    };
+    const all = Promise.all([1, 2, 3, 4].map(() => third.runRequest(slow)));
+    await clock.advance(100);
+    await expect(all).resolves.toEqual(['done', 'done', 'done', 'done']);
+    expect(most).toBe(1);
+  });
+
+  it('waits for the group\'s figures once its spending, times its sessions, passes soft', async () => {
+    const clock = new FakeClock();
+    const group = new FakeGroup(clock);
+    const meters = ['a', 'b', 'c'].map((id) => meterFor(group, id));
+    const third = meters[2];
+    if (third === undefined) throw new Error('three meters expected');
+    // 4 units unsettled (under the 5 that start a settle) times 3 sessions is under soft 200:
+    // the request runs without a settle.
+    third.charge(4);
+    await flush();
+    const before = group.settles;
+    await expect(third.runRequest(() => 'quick')).resolves.toBe('quick');
+    expect(group.settles).toBe(before);
+    // The other two spent 450 each meanwhile, unseen by the third; its 4 + 70 unsettled times
+    // 3 sessions is past soft, so the next request settles first and finds the group at 974.
+    for (const other of meters.slice(0, 2)) other.charge(450);
+    await flush();
+    third.charge(70);
+    const settlesBefore = group.settles;
+    // Past soft, the request also sleeps (about 970 ms at 974 of 200..1000).
+    const late = third.runRequest(() => 'after a settle');
+    await flush();
+    expect(group.settles).toBe(settlesBefore + 1);
+    expect(third.estimate()).toBeGreaterThan(970);
+    await clock.advance(1000);
+    await expect(late).resolves.toBe('after a settle');
+    // With the group's figures in hand, the next one crossing the hard limit is refused.
+    third.charge(60);
+    await flush();
+    await expect(third.runRequest(() => 'never')).rejects.toMatchObject({ code: -101 });
+  });
+
   it('throttles per the model and refuses at the hard limit with -101 (once logged)', async () => {
     const clock = new FakeClock();
     const group = new FakeGroup(clock);

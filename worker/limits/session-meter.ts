@@ -95,6 +95,30 @@ export class SessionMeter {
     return settled + this.#inflight + this.#unsettled;
   }
 
+  /**
+   * The group's cost if every open session of it (as the last snapshot counted them) had spent
+   * since its last settle what this one has: the other sessions' spending is only seen at a
+   * settle, and sessions of one group opened together by one client tend to act together. Above
+   * the soft limit it makes requests wait for the group's figures; it never throttles by itself.
+   */
+  #groupGuess(): number {
+    const elapsedMs = this.#options.clock.nowMs() - this.#snapshotAtMs;
+    const settled = decayed(this.#snapshot.cost, elapsedMs, this.#snapshot.decayPerSec);
+    const sessions = Math.max(1, this.#snapshot.sessions);
+    return settled + (this.#inflight + this.#unsettled) * sessions;
+  }
+
+  /**
+   * Requests this session may run at once: the throttle's concurrency shared among the group's
+   * open sessions (at least one each), so a group's sessions together run about what one
+   * session may, as ElectrumX's per-session rule would have one client run.
+   */
+  concurrency(): number {
+    const { concurrency } = this.throttle();
+    const sessions = Math.max(1, this.#snapshot.sessions);
+    return Math.max(Math.min(1, concurrency), Math.floor(concurrency / sessions));
+  }
+
   /** The throttle at today's estimate. */
   throttle(): Throttle {
     return throttleAt(this.estimate(), this.#options.budget);
@@ -130,7 +154,7 @@ export class SessionMeter {
    * sleep anyway, which hides this round trip.
    */
   async refresh(): Promise<void> {
-    if (this.estimate() <= this.#options.budget.softLimit) return;
+    if (this.#groupGuess() <= this.#options.budget.softLimit) return;
     if (this.#settling !== null) await this.#settling;
     if (this.#backingOff || this.#closed) return;
     if (this.#settling === null) this.#settleNow();
@@ -162,7 +186,7 @@ export class SessionMeter {
     const cancelTimeout = clock.setTimer(() => abort.abort(requestTimedOut()), timeoutMs);
     let release: Release | null = null;
     try {
-      this.#gate.setTarget(this.throttle().concurrency);
+      this.#gate.setTarget(this.concurrency());
       release = await this.#gate.acquire(abort.signal);
       if (this.checkCutOff()) throw excessiveUsage();
       const { sleepMs } = this.throttle();
