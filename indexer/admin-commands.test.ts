@@ -211,7 +211,8 @@ describe('admin commands', () => {
       const error = await failure(name, '1');
       expect([error.code, error.message]).toEqual([
         1,
-        `${name} asks the Worker's admin API: set WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN`,
+        `${name} asks the Worker's admin API: set WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN ` +
+          "in the indexer's environment, then restart the indexer",
       ]);
     }
     commands?.close();

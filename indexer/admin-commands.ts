@@ -272,8 +272,11 @@ async function callWorker(
 ): Promise<unknown> {
   const admin = deps.workerAdmin;
   if (admin === undefined) {
+    // The rpc CLI only asks the indexer, which calls the Worker: the CLI's own environment
+    // does not matter here, the running indexer's does.
     throw badRequest(
-      `${command} asks the Worker's admin API: set WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN`
+      `${command} asks the Worker's admin API: set WORKER_ADMIN_URL and WORKER_ADMIN_TOKEN ` +
+        "in the indexer's environment, then restart the indexer"
     );
   }
   const doFetch = deps.fetch ?? fetch;
