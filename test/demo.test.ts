@@ -1,8 +1,10 @@
-// `npm run demo`, the README's first command: ready line, the admin RPC line it prints works, its
-// pay, reorg and mine lines show a mempool tx and a reorg to an Electrum client, Ctrl-C stops
-// everything, and a busy port is refused before any indexing.
+// `npm run demo`, the README's first command: ready line, the admin RPC line it prints works (with
+// the Worker's admin API behind it), the index file it names exists, its pay, reorg and mine
+// lines show a mempool tx and a reorg to an Electrum client, Ctrl-C stops everything, and a busy
+// port is refused before any indexing.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -113,6 +115,13 @@ describe('npm run demo', () => {
     const info = await runCli(['rpc', 'getinfo'], env);
     expect(info.stderr).toBe('');
     expect(JSON.parse(info.stdout)).toMatchObject({ height: chain.length - 1 });
+    // The demo shares an admin token between its Worker and indexer: the indexer's `sessions`
+    // reaches the Worker's admin API instead of failing for want of WORKER_ADMIN_URL.
+    const sessions = await runCli(['rpc', 'sessions'], env);
+    expect([sessions.code, sessions.stderr]).toEqual([0, '']);
+    expect(JSON.parse(sessions.stdout)).toMatchObject({ sessions: expect.any(Array) });
+    const indexFile = (await waitForText(demo.output, /index file: +(\S+\/index\.db) /))[1];
+    expect(existsSync(indexFile ?? '')).toBe(true);
 
     // The printed commands show a mempool transaction, then a reorg that mines it.
     const wsUrl = ready[1] ?? '';

@@ -1,7 +1,8 @@
 // `npm run demo`: serves a chain file from the simulated node, indexes it and starts the Worker,
 // then prints the WebSocket address once every part is ready and the index is at the tip.
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBlock } from '../core/block.ts';
 import { hashToHex, hexToBytes } from '../core/bytes.ts';
@@ -59,6 +60,9 @@ async function main(): Promise<void> {
   await expectPortFree(workerPort);
   const startedAt = Date.now();
   const recentLines: string[] = [];
+  // Random per run, and longer than the Worker's minimum (worker/admin-auth.ts), so the admin
+  // API is on and the printed `rpc sessions` works: the indexer calls the Worker with it.
+  const workerAdminToken = randomBytes(24).toString('hex');
   const stack: Stack = await startStack({
     chainFile,
     coin,
@@ -66,6 +70,11 @@ async function main(): Promise<void> {
     workerPort,
     // The indexer pushes change notices, so subscribed wallets hear of new blocks at once.
     notify: 'indexer',
+    workerVars: { ADMIN_TOKEN: workerAdminToken },
+    indexerEnv: {
+      WORKER_ADMIN_URL: `http://127.0.0.1:${workerPort}`,
+      WORKER_ADMIN_TOKEN: workerAdminToken,
+    },
     onLog: (line) => {
       if (values.verbose) console.log(line);
       recentLines.push(line);
@@ -107,6 +116,9 @@ async function main(): Promise<void> {
   const { host, port, user, password } = stack.adminRpc;
   const rpcEnv = `RPC_HOST=${host} RPC_PORT=${port} RPC_USER=${user} RPC_PASSWORD=${password}`;
   console.log(`admin RPC:      ${rpcEnv} ./bin/electrum-edge.js rpc getinfo`);
+  console.log('  also:          rpc sessions, rpc groups (the Worker admin API is on)');
+  const indexFile = join(stack.dbDirectory, 'index.db');
+  console.log(`index file:     ${indexFile} (for backup --db; removed when the demo stops)`);
   const pageHash = tipCoinbaseScriptHash(stack, coin, net);
   console.log(`wallet page:    ${stack.httpUrl}/wallet?scripthash=${pageHash}`);
   console.log(
