@@ -53,7 +53,7 @@ function make(overrides: Partial<AdminCommandDeps> = {}): AdminCommands {
     dbPath: join(dir, 'index.db'),
     coin,
     reorgLimit: 200,
-    daemon: { reachability: 'down' },
+    daemon: { reachability: 'ok' },
     daemonUrl: 'http://127.0.0.1:18443',
     daemonUser: 'rpc',
     nodeHeight: () => null,
@@ -89,7 +89,7 @@ describe('admin commands', () => {
       height: -1,
       tip: null,
       sync: 'starting',
-      node: 'down',
+      node: 'ok',
       node_height: null,
       lag_blocks: null,
       mempool: { txs: 0, bytes: 0 },
@@ -116,6 +116,22 @@ describe('admin commands', () => {
     });
     rejection = null;
     expect(await call('getinfo')).toMatchObject({ sync: 'syncing', rejected_block: null });
+  });
+
+  it('does not claim caught_up while the node does not answer', async () => {
+    const daemon = { reachability: 'ok' };
+    make({ daemon, nodeHeight: () => -1 });
+    expect(await call('getinfo')).toMatchObject({ sync: 'caught_up', node: 'ok' });
+    // The last poll's tip stays, as the last thing known of the node.
+    daemon.reachability = 'down';
+    expect(await call('getinfo')).toMatchObject({
+      sync: 'node_unavailable',
+      node: 'down',
+      node_height: -1,
+    });
+    commands?.close();
+    make({ daemon: { reachability: 'warming_up' } });
+    expect(await call('getinfo')).toMatchObject({ sync: 'node_unavailable', node: 'warming_up' });
   });
 
   it('answers query from utxos and the mempool: balance, history, unspent outputs', async () => {

@@ -65,8 +65,17 @@ function fileBytes(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
 
-function syncState(height: number, nodeHeight: number | null, rejected: boolean): string {
+// The node's tip is only known as of the last poll: while the node does not answer, the index
+// may be behind a tip nobody can see, so neither caught_up nor syncing would be true. A refused
+// block stays first: it needs the operator whether or not the node answers.
+function syncState(
+  height: number,
+  nodeHeight: number | null,
+  rejected: boolean,
+  nodeReachability: string
+): string {
   if (rejected) return 'block_rejected';
+  if (nodeReachability !== 'ok') return 'node_unavailable';
   if (nodeHeight === null) return 'starting';
   return height >= nodeHeight ? 'caught_up' : 'syncing';
 }
@@ -94,7 +103,7 @@ function getinfo(deps: AdminCommandDeps, reader: Database.Database): Record<stri
     height: state.height,
     tip: state.tip_hash === null ? null : hashToHex(state.tip_hash),
     tx_count: state.tx_count,
-    sync: syncState(state.height, nodeHeight, rejection !== null),
+    sync: syncState(state.height, nodeHeight, rejection !== null, deps.daemon.reachability),
     rejected_block:
       rejection === null
         ? null
