@@ -2,7 +2,12 @@
 import { statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { dbPathFromEnv } from '../indexer/backup.ts';
-import { ConfigError, daemonUrlSchemeProblem, loadConfig } from '../indexer/config.ts';
+import {
+  ConfigError,
+  daemonUrlSchemeProblem,
+  loadConfig,
+  misspelledSettings,
+} from '../indexer/config.ts';
 import { isTruthySetting } from '../indexer/logger.ts';
 import {
   LOOPBACK_SETTINGS,
@@ -147,11 +152,23 @@ function indexerConfigCheck(ctx: DoctorContext): DoctorCheck {
   }
 }
 
+// The indexer's own typo check (its `unknown_setting` warnings at start): a misspelled setting
+// is ignored, so the setting it was meant to be keeps its default without a word. A warning,
+// as in the indexer, which starts anyway.
+function unknownSettingsCheck(ctx: DoctorContext): DoctorCheck {
+  const typos = misspelledSettings(ctx.env);
+  if (typos.length === 0) return pass('unknown settings', 'none a typo away from a setting');
+  const named = typos.map(({ name, suggestion }) => `${name} (did you mean ${suggestion}?)`);
+  const fix = 'rename it: the indexer ignores it and uses the default of the setting it resembles';
+  return warn('unknown settings', named.join(', '), fix);
+}
+
 /** Runs every check; the order is the order of the report. */
 export async function runDoctor(ctx: DoctorContext): Promise<DoctorCheck[]> {
   return [
     ...startChecks(ctx),
     indexerConfigCheck(ctx),
+    unknownSettingsCheck(ctx),
     ...envFileChecks(ctx),
     ...dataDirectoryChecks(ctx),
     ...tlsChecks(ctx.env, ctx.now),

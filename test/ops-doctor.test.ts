@@ -229,6 +229,29 @@ describe.skipIf(!HAVE_OPENSSL)('electrum-edge doctor', () => {
       expect(code).toBe(1);
     });
 
+    it('warns about a variable a typo away from a setting, as the indexer does', async () => {
+      const file = join(dir, 'typo.env');
+      writeFileSync(file, envText({ ...safeEnv, FLUSH_BLOCK: '5' }), { mode: 0o600 });
+      const { code, checks } = await runDoctor(file, serviceUid);
+      expect(checks.find((c) => c.item === 'unknown settings')).toMatchObject({
+        status: 'warn',
+        message: 'FLUSH_BLOCK (did you mean FLUSH_BLOCKS?)',
+      });
+      expect(code).toBe(0);
+    });
+
+    // A malformed setting is one of the failed checks (exit 1), reported with all the others;
+    // exit 2 is for a doctor that could not run (usage, unreadable --env file).
+    it('fails a malformed setting the indexer refuses, with exit 1', async () => {
+      const file = join(dir, 'bad-port.env');
+      writeFileSync(file, envText({ ...safeEnv, RPC_PORT: 'abc' }), { mode: 0o600 });
+      const { code, checks } = await runDoctor(file, serviceUid);
+      const settings = checks.find((c) => c.item === 'indexer settings');
+      expect(settings?.status).toBe('fail');
+      expect(settings?.message).toContain('RPC_PORT');
+      expect(code).toBe(1);
+    });
+
     const asRoot = it.skipIf(runningUid !== 0);
     asRoot('takes a root-owned index directory under ALLOW_ROOT=1', async () => {
       const rootDir = join(dir, 'root-data');
