@@ -95,6 +95,22 @@ describe('sim-node CLI', () => {
     expect(stderr).toContain('script must be non-empty even-length hex');
   });
 
+  it('refuses a reorg depth below 1 or not whole, with one line and nothing mined', async () => {
+    const height = await callNode(url, 'getblockcount');
+    const refusals: [string, string][] = [
+      ['0', 'sim-node: --depth must be at least 1 (blocks to replace), got 0\n'],
+      ['1.5', 'sim-node: --depth must be a whole number, got "1.5"\n'],
+    ];
+    for (const [depth, message] of refusals) {
+      const args = [...CLI, 'reorg', '--url', url, '--depth', depth];
+      const refused = await run(process.execPath, args, { cwd: ROOT }).catch(
+        (error: { code: number; stderr: string }) => error
+      );
+      expect(refused).toMatchObject({ code: 1, stderr: message });
+    }
+    expect(await callNode(url, 'getblockcount')).toBe(height);
+  });
+
   it('reports a node error and prints usage on --help', async () => {
     const failed = await run(process.execPath, [...CLI, 'send', '--url', url, 'zz'], {
       cwd: ROOT,

@@ -17,7 +17,7 @@ const USAGE = `usage:
       with credentials.
   npm run sim-node -- mine --url URL [--to SCRIPTHEX] [--count N] [--value SATS] [--no-mempool]
   npm run sim-node -- reorg --url URL --depth N [--count M]
-      drop the top N blocks and mine M new ones (default N + 1) on the block below them
+      drop the top N >= 1 blocks and mine M new ones (default N + 1) on the block below them
   npm run sim-node -- send --url URL HEX          sendrawtransaction
   npm run sim-node -- pay --url URL --to SCRIPTHEX [--value SATS]
       the node pays SATS (default 1000000) to the script from a coin of its chain, into its
@@ -91,6 +91,8 @@ function requireUrl(values: Values): string {
 async function reorg(url: string, values: Values): Promise<unknown> {
   const depth = wholeNumber(values.depth, 'depth');
   if (depth === undefined) throw new Error('reorg needs --depth N');
+  // Depth 0 replaces nothing: the node would only mine on its tip, which `mine` is for.
+  if (depth < 1) throw new Error(`--depth must be at least 1 (blocks to replace), got ${depth}`);
   const tipHeight = (await callNode(url, 'getblockcount')) as number;
   if (depth > tipHeight) {
     throw new Error(`--depth ${depth} is more than the node's height ${tipHeight}`);
