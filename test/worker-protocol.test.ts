@@ -350,6 +350,18 @@ describe('HTTP routes', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
     expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
   });
+
+  it('answers another method on /rpc with 405 and Allow: POST', async () => {
+    for (const method of ['GET', 'PUT']) {
+      const response = await fetch(`http://127.0.0.1:${port}/rpc`, { method });
+      expect([method, response.status, response.headers.get('allow')]).toEqual([
+        method,
+        405,
+        'POST',
+      ]);
+      expect(await response.text()).toBe('POST JSON-RPC to /rpc\n');
+    }
+  });
 });
 
 describe('WebSocket framing and errors', () => {

@@ -119,6 +119,9 @@ app.use('/rpc', async (c, next) => {
 // The same per-IP budget as WebSocket sessions (worker/limits/http-guard.ts).
 app.use('/rpc', limitHttpRpc);
 app.post('/rpc', handleHttpRpc);
+// Any other method (a browser opening the URL) is told to POST: a 404 would say there is no
+// such endpoint. After the guard above, so these requests count against the budget too.
+app.all('/rpc', (c) => c.text('POST JSON-RPC to /rpc\n', 405, { Allow: 'POST' }));
 
 // The indexer's change notices (bearer secret); hubs fan them out to subscribed sessions.
 app.route('/internal', notifyRoutes);
