@@ -146,6 +146,11 @@ describe('blockchain.transaction.broadcast without a relay', () => {
     expect(error).toEqual({ code: 2, message: 'this server does not broadcast transactions' });
     expect(logged).toEqual([]);
   });
+
+  it('shows an empty raw tx visibly in its refusal', async () => {
+    const { error } = await call(fakeIndex({}), 'blockchain.transaction.broadcast', ['']);
+    expect(error).toEqual({ code: 1, message: '"" should be a hex string' });
+  });
 });
 
 describe('listunspent refs (Radiant)', () => {

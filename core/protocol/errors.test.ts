@@ -56,4 +56,12 @@ describe('describeValue', () => {
     expect(shown.length).toBeLessThan(100);
     expect(shown.startsWith('f'.repeat(80))).toBe(true);
   });
+
+  it('quotes a string whose value would not show: empty, spaces at an end, control chars', () => {
+    expect(describeValue('')).toBe('""');
+    expect(describeValue(' ab')).toBe('" ab"');
+    expect(describeValue('ab\n')).toBe('"ab\\n"');
+    expect(describeValue('a\u0000b')).toBe('"a\\u0000b"');
+    expect(describeValue('a b')).toBe('a b');
+  });
 });

@@ -53,12 +53,22 @@ export function internalError(cause?: unknown): RpcError {
   return new RpcError(INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, { cause });
 }
 
+// Strings a message could not show as is: empty, whitespace at either end, control characters.
+const UNSEEN_IN_MESSAGE = /^$|^\s|\s$|[\u0000-\u001f\u007f]/;
+
 /**
  * Shows a client-supplied value in an error message the way ElectrumX does (a string as is, other
- * values as JSON), cut to `maxChars` so a huge parameter cannot bloat the reply.
+ * values as JSON), cut to `maxChars` so a huge parameter cannot bloat the reply. A string whose
+ * value would not be visible that way is JSON-quoted: `"" is not a valid script hash`, not
+ * ` is not a valid script hash`.
  */
 export function describeValue(value: unknown, maxChars = 80): string {
-  if (typeof value === 'string') return truncateForMessage(value, maxChars);
+  if (typeof value === 'string') {
+    if (UNSEEN_IN_MESSAGE.test(value)) {
+      return truncateForMessage(JSON.stringify(value), maxChars);
+    }
+    return truncateForMessage(value, maxChars);
+  }
   if (value === undefined) return 'undefined';
   let text: string;
   try {

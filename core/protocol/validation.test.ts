@@ -48,6 +48,13 @@ describe('parseScriptHash and parseTxHash', () => {
     }
   });
 
+  it('show an empty string visibly', () => {
+    expect(refusal(() => parseScriptHash(''))).toEqual({
+      code: 1,
+      message: '"" is not a valid script hash',
+    });
+  });
+
   it('truncate a huge bad value in the message', () => {
     const { message } = refusal(() => parseScriptHash('z'.repeat(10_000)));
     expect(message.length).toBeLessThan(150);
