@@ -2,7 +2,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Daemon, DaemonRpcError, DaemonStoppedError, type DaemonOptions } from './daemon.ts';
+import {
+  Daemon,
+  DaemonRpcError,
+  DaemonStoppedError,
+  NodeReachability,
+  type DaemonOptions,
+} from './daemon.ts';
 
 type Handler = (body: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -149,6 +155,29 @@ describe('Daemon', () => {
     expect(lines.map((line) => line.event)).toEqual(['daemon_unavailable', 'daemon_available']);
     expect(lines[0]?.reason).toBe('down');
     expect(JSON.stringify(lines)).not.toContain('pw:1');
+  });
+
+  it('logs one outage once when two clients of the node share its reachability', async () => {
+    const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const probe = await mockNode(() => {});
+    const port = probe.port;
+    await probe.close();
+    servers.length = 0;
+    // As the indexer's sync and broadcast relay: two Daemons of one node.
+    const reachability = new NodeReachability(`http://127.0.0.1:${port}`);
+    const sync = daemonFor(port, { reachability });
+    const relay = daemonFor(port, { reachability, giveUpAfterMs: 100 });
+    const pending = sync.call('getblockcount');
+    for (let round = 0; round < 500 && logLines(spy).length === 0; round++) {
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    await expect(relay.call('sendrawtransaction', ['00'])).rejects.toThrow(DaemonStoppedError);
+    expect([sync.reachability, relay.reachability]).toEqual(['down', 'down']);
+    await mockNode(replying(() => ({ result: 7 })), port);
+    await expect(pending).resolves.toBe(7);
+    const events = logLines(spy).map((line) => line.event);
+    expect(events).toEqual(['daemon_unavailable', 'daemon_available']);
+    expect(relay.reachability).toBe('ok');
   });
 
   it('treats 401 as unavailable and gives up after its budget', async () => {

@@ -34,6 +34,36 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** Told of each failed attempt: down, unauthorized, garbage or warming_up (metrics). */
   onFailure?: (kind: string) => void;
+  /**
+   * The node's state, shared with the other clients of the same node (the relay's own Daemon),
+   * so one outage is one log line; a Daemon of its own when omitted.
+   */
+  reachability?: NodeReachability;
+}
+
+/**
+ * Whether a node answers, as the last attempt of any of its clients found it. It logs one line
+ * per change of state, not one per retry (an outage can last hours) nor one per client.
+ */
+export class NodeReachability {
+  private state = 'ok';
+
+  constructor(private readonly url: string) {}
+
+  /** `ok`, or why the last attempt failed: down, unauthorized, garbage or warming_up. */
+  get current(): string {
+    return this.state;
+  }
+
+  /** Records an attempt's outcome (`ok` or the failure's kind); logs a change of state. */
+  record(state: string, detail: string, attempt: number): void {
+    if (state === this.state) return;
+    const previous = this.state;
+    this.state = state;
+    const url = this.url;
+    if (state === 'ok') log.info('daemon_available', { url, was: previous, attempt });
+    else log.warn('daemon_unavailable', { url, reason: state, detail });
+  }
 }
 
 export interface RpcCall {
@@ -67,25 +97,26 @@ function isReply(value: unknown): value is RpcReply {
   return typeof value === 'object' && value !== null && 'id' in value;
 }
 
-type OptionalSetting = 'giveUpAfterMs' | 'signal' | 'onFailure';
+type OptionalSetting = 'giveUpAfterMs' | 'signal' | 'onFailure' | 'reachability';
 
 /** A node's JSON-RPC endpoint. Transport trouble is retried with backoff until it clears. */
 export class Daemon {
   private readonly options: Required<Omit<DaemonOptions, OptionalSetting>> &
     Pick<DaemonOptions, OptionalSetting>;
   private readonly authorization: string;
-  private state = 'ok';
+  private readonly node: NodeReachability;
   private nextId = 1;
 
   constructor(options: DaemonOptions) {
     this.options = { timeoutMs: 60_000, firstRetryMs: 250, maxRetryMs: 10_000, ...options };
     const credentials = `${options.user}:${options.password}`;
     this.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+    this.node = options.reachability ?? new NodeReachability(options.url);
   }
 
-  /** `ok`, or why the last attempt failed: down, unauthorized, garbage or warming_up. */
+  /** `ok`, or why the last attempt (of any client sharing it) failed; see NodeReachability. */
   get reachability(): string {
-    return this.state;
+    return this.node.current;
   }
 
   /** One call; throws DaemonRpcError when the node answers with an error. */
@@ -113,10 +144,10 @@ export class Daemon {
       const outcome = await this.attempt(calls, accept);
       if (this.stopped()) throw new DaemonStoppedError('indexer stopping');
       if (outcome.ok) {
-        this.setState('ok', '', attempt);
+        this.node.record('ok', '', attempt);
         return outcome.value;
       }
-      this.setState(outcome.state, outcome.detail, attempt);
+      this.node.record(outcome.state, outcome.detail, attempt);
       this.options.onFailure?.(outcome.state);
       const budget = this.options.giveUpAfterMs;
       if (budget !== undefined && Date.now() - started + delayMs > budget) {
@@ -208,16 +239,6 @@ export class Daemon {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const stop = this.options.signal;
     return stop === undefined ? timeout : AbortSignal.any([timeout, stop]);
-  }
-
-  // One log line per change of state, not one per retry (an outage can last hours).
-  private setState(state: string, detail: string, attempt: number): void {
-    if (state === this.state) return;
-    const previous = this.state;
-    this.state = state;
-    const url = this.options.url;
-    if (state === 'ok') log.info('daemon_available', { url, was: previous, attempt });
-    else log.warn('daemon_unavailable', { url, reason: state, detail });
   }
 
   /** The node's tip height (getblockcount); an answer that is not a height counts as garbage. */

@@ -11,7 +11,7 @@ import {
   misspelledSettings,
   type IndexerConfig,
 } from './config.ts';
-import { Daemon } from './daemon.ts';
+import { Daemon, NodeReachability } from './daemon.ts';
 import {
   IndexLockedError,
   acquireIndexLock,
@@ -345,12 +345,15 @@ async function runIndexer(
   const { coin, reorgLimit, pollIntervalMs, flushBlocks, flushTxs } = config;
   const { utxoCacheBytes, deferIndexBlocks } = config;
   const { signal } = controller;
+  // One node, one state: an outage the relay meets too is logged once (daemon_unavailable).
+  const reachability = new NodeReachability(config.daemonUrl);
   const daemon = new Daemon({
     url: config.daemonUrl,
     user: config.daemonUser,
     password: config.daemonPassword,
     signal,
     onFailure: (kind) => metrics.recordNodeError(kind),
+    reachability,
   });
   await startAdmin(config, { db, daemon, running, controller }, closers);
   const nodeInfo = runNodeInfo(db, daemon, signal, undefined, running.nodeInfoWake);
@@ -372,6 +375,7 @@ async function runIndexer(
     signal,
     giveUpAfterMs: RELAY_NODE_RETRY_MS,
     onFailure: (kind) => metrics.recordNodeError(kind),
+    reachability,
   });
   await startBroadcastRelay(config, { relayDaemon, mempool }, closers);
   const observer = syncObserver(running);
