@@ -19,6 +19,7 @@ const MAX_SESSIONS = 8;
 const MAX_PER_IP = 3;
 const SESSION_TIMEOUT_SEC = 3;
 const HISTORY = 2000;
+const MAX_RECV = 600_000;
 
 let stack: LimitsStack;
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
       RATE_LIMIT_EXEMPT: '192.0.2.0/24',
       DENY_CIDRS: '203.0.113.128/25',
       LIMITS_CACHE_MS: '0',
+      MAX_RECV: String(MAX_RECV),
     },
     HISTORY
   );
@@ -82,7 +84,7 @@ describe('oversized requests', () => {
     const exchange = await client.exchange(text);
     expect(errorOf(exchange)).toEqual({
       code: -32600,
-      message: 'request too large (over 1,000,000 bytes)',
+      message: 'request too large (over 600,000 bytes)',
     });
     expect(errorOf(await client.call('server.ping'))).toBeUndefined();
     // 100 for the error reply and 1.2 MB / 5,000 for the bytes: at least 340 units. The charge
@@ -95,6 +97,46 @@ describe('oversized requests', () => {
     }
     expect(cost).toBeGreaterThan(339);
     client.close();
+  }, 30_000);
+
+  it('holds POST /rpc to MAX_RECV and charges a chunked body by the bytes read', async () => {
+    const big = JSON.stringify({ id: 1, method: 'server.ping', params: ['x'.repeat(700_000)] });
+    const refused = await fetch(`${stack.httpUrl}/rpc`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': '100.64.41.1' },
+      body: big,
+    });
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: unknown }).error).toEqual({
+      code: -32600,
+      message: 'request too large (over 600,000 bytes)',
+    });
+    // 500,000 bytes sent chunked (no Content-Length): 100 units for the bytes, 100 for the
+    // error reply (server.ping takes no arguments).
+    const text = JSON.stringify({ id: 2, method: 'server.ping', params: ['y'.repeat(500_000)] });
+    const encoded = new TextEncoder().encode(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < encoded.length; at += 65_536) {
+          controller.enqueue(encoded.subarray(at, at + 65_536));
+        }
+        controller.close();
+      },
+    });
+    const chunked = await fetch(`${stack.httpUrl}/rpc`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': '100.64.51.1' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(200);
+    expect(((await chunked.json()) as { error: { code: number } }).error.code).toBe(-32602);
+    let cost = await groupCost('100.64.51.9');
+    for (let attempt = 0; attempt < 40 && cost < 195; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      cost = await groupCost('100.64.51.9');
+    }
+    expect(cost).toBeGreaterThanOrEqual(195);
   }, 30_000);
 
   it('refuses a 10,000-item batch as one error and stays open', async () => {
@@ -117,7 +159,7 @@ describe('batches of bad items', () => {
     // 1,000 items that no handler runs (unknown methods, items without a method): each error
     // reply costs 100, so the batch used to cost 100,000 units, charged once answered, and kept
     // the /24 locked out until that decayed (hours). Now the group stops near HARD.
-    const client = await LimitsClient.open(stack.wsUrl, '100.64.3.1');
+    const client = await LimitsClient.open(stack.wsUrl, '100.64.31.1');
     const items = Array.from({ length: 1000 }, (_, id) => {
       return id % 2 === 0 ? { id, method: 'no.such' } : { id, params: [] };
     });
@@ -131,10 +173,10 @@ describe('batches of bad items', () => {
     expect(answered).toBeLessThanOrEqual(HARD / 100);
     expect(codes.slice(answered)).toEqual(Array(1000 - answered).fill(-101));
     expect((await client.closed).code).toBe(1008);
-    let cost = await groupCost('100.64.3.9');
+    let cost = await groupCost('100.64.31.9');
     for (let attempt = 0; attempt < 40 && cost < HARD; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      cost = await groupCost('100.64.3.9');
+      cost = await groupCost('100.64.31.9');
     }
     expect(cost).toBeGreaterThanOrEqual(HARD);
     expect(cost).toBeLessThan(HARD + 200);

@@ -168,6 +168,28 @@ describe('POST /rpc metering', () => {
     ]);
   });
 
+  it('answers -102 to a request whose handler runs longer than REQUEST_TIMEOUT', async () => {
+    // Below the soft limit nothing waits: the handler itself is slow (an index that stalls).
+    const group = groupAt(0, 50);
+    const meter = new HttpRequestMeter('192.0.3.0/24', group);
+    let finish = (): void => {};
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    const stalled: Handler<null> = async () => {
+      await held;
+      return 'too late';
+    };
+    const started = performance.now();
+    const options = meter.options(setup({ slow: stalled }));
+    const outcome = await handleMessage(batchText('slow', 1), options);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(JSON.parse(outcome.reply ?? '[]')).toEqual([
+      { jsonrpc: '2.0', error: { code: -102, message: 'server busy - request timed out' }, id: 0 },
+    ]);
+    // Charged as a failed request: base 0.5 and an error reply.
+    expect(group.spent).toBeCloseTo(100.5, 9);
+    finish();
+  });
+
   it('counts each answer at base plus size, a failure at base plus an error reply', async () => {
     const group = groupAt(0);
     const meter = new HttpRequestMeter('100.64.0.0/24', group);

@@ -111,7 +111,7 @@ export const limitHttpRpc: MiddlewareHandler<{ Bindings: EnvWithLimits }> = asyn
   });
   meter.attach(c.req.raw);
   await next();
-  const requestBytes = Number(c.req.header('Content-Length') ?? '0') || 0;
+  const requestBytes = meter.requestBytes || Number(c.req.header('Content-Length') ?? '0') || 0;
   // Once charged (or the charge failed), the meter's spending is no longer this isolate's to add.
   const settled = (): void => {
     const left = (unsettled.get(group) ?? 0) - meter.methodsCost;

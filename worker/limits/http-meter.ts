@@ -52,6 +52,8 @@ export class HttpRequestMeter {
   methodsCost = 0;
   /** Requests whose handler failed, charged ERROR_REPLY_COST each in methodsCost already. */
   errorsCharged = 0;
+  /** The request body's size as read (set by the route; a chunked body has no Content-Length). */
+  requestBytes = 0;
 
   constructor(group: string, view: GroupView) {
     this.#view = view;
@@ -112,10 +114,18 @@ export class HttpRequestMeter {
       if (throttle.sleepMs > 0) {
         await untilAborted(new Promise((done) => setTimeout(done, throttle.sleepMs)), abort.signal);
       }
+      // REQUEST_TIMEOUT covers the work too; a request that times out keeps its slot until its
+      // work really ends, as on a session, so timeouts cannot raise the concurrency.
+      const running = Promise.resolve().then(work);
       let result: unknown;
       try {
-        result = await work();
+        result = await untilAborted(running, abort.signal);
       } catch (error) {
+        if (abort.signal.aborted && error === abort.signal.reason && release !== null) {
+          const held = release;
+          release = null;
+          running.then(held, held);
+        }
         // Charged now, as a session charges it: a POST of failing requests reaches the hard
         // limit as it runs, not only once answered.
         this.errorsCharged += 1;
