@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EXCESSIVE_RESOURCE_USAGE, RpcError, SERVER_BUSY } from '../core/protocol/errors.ts';
 import { readBudget } from '../worker/limits/budget.ts';
 import { ConcurrencyGate } from '../worker/limits/concurrency-gate.ts';
+import { throttleAt } from '../worker/limits/cost-model.ts';
 import { emptyLedger, GroupLedger, type GroupSnapshot } from '../worker/limits/group-ledger.ts';
 import {
   SessionMeter,
@@ -63,10 +64,14 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-// A Limiter stand-in: a real ledger on the fake clock, counting the settles it receives.
+// A Limiter stand-in: a real ledger on the fake clock, counting the settles it receives, and
+// request slots as the Limiter keeps them (a gate as wide as the throttle's concurrency).
 class FakeGroup {
   readonly ledger = new GroupLedger(emptyLedger(0));
+  readonly slots = new ConcurrencyGate(budget.initialConcurrent);
+  readonly #held = new Map<string, () => void>();
   settles = 0;
+  slotsAsked = 0;
   failNext = false;
   constructor(readonly clock: FakeClock) {}
 
@@ -80,6 +85,21 @@ class FakeGroup {
         }
         const now = this.clock.now;
         return this.ledger.settle(sessionId, charge, subscriptions, budget, now).snapshot;
+      },
+      beginRequest: async () => {
+        this.slotsAsked += 1;
+        const figures = (): GroupSnapshot => this.ledger.snapshot(budget, this.clock.now);
+        const throttle = throttleAt(figures().cost, budget);
+        if (throttle.cutOff) return { token: null, snapshot: figures() };
+        this.slots.setTarget(throttle.concurrency);
+        const release = await this.slots.acquire();
+        const token = String(this.slotsAsked);
+        this.#held.set(token, release);
+        return { token, snapshot: figures() };
+      },
+      endRequest: async (token) => {
+        this.#held.get(token)?.();
+        this.#held.delete(token);
       },
     };
   }
@@ -234,7 +254,42 @@ describe('SessionMeter', () => {
     expect(most).toBe(1);
   });
 
-  it('waits for the group\'s figures once its spending, times its sessions, passes soft', async () => {
+  it('runs each request of a crowded group in one of the group\'s slots', async () => {
+    const clock = new FakeClock();
+    const group = new FakeGroup(clock);
+    // Three sessions of a group at 750 of 200..1000: the throttle lets ceil(0.31 x 4) = 2
+    // requests run at once, fewer than the sessions, so the group is crowded.
+    const meters = ['a', 'b', 'c'].map((id) => meterFor(group, id));
+    group.ledger.charge(750, budget, clock.now);
+    for (const meter of meters) meter.charge(0.001);
+    await clock.advance(SETTLE_INTERVAL_MS);
+    expect(meters.map((meter) => meter.crowded())).toEqual([true, true, true]);
+    let running = 0;
+    let most = 0;
+    const slow = async (): Promise<string> => {
+      running += 1;
+      most = Math.max(most, running);
+      await clock.sleep(10);
+      running -= 1;
+      return 'done';
+    };
+    // Each session fires three at once: one at a time each (2 / 3 rounds down to 1), and each
+    // in one of the group's two slots, so at most two run in the whole group.
+    const requests = meters.flatMap((meter) => [1, 2, 3].map(() => meter.runRequest(slow)));
+    await clock.advance(5000);
+    await expect(Promise.all(requests)).resolves.toEqual(Array(9).fill('done'));
+    expect(group.slotsAsked).toBe(9);
+    expect(most).toBe(2);
+    // Past the hard limit: -101 (the session looks at the group first, above soft).
+    group.ledger.charge(1000, budget, clock.now);
+    const [first] = meters;
+    if (first === undefined) throw new Error('a meter expected');
+    const refused = first.runRequest(slow);
+    await clock.advance(1000);
+    await expect(refused).rejects.toMatchObject({ code: -101 });
+  });
+
+  it('waits for the group\'s figures once its spending x its sessions passes soft', async () => {
     const clock = new FakeClock();
     const group = new FakeGroup(clock);
     const meters = ['a', 'b', 'c'].map((id) => meterFor(group, id));

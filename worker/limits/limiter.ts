@@ -13,7 +13,10 @@ import {
   type OpenVerdict,
   type ThrottleChange,
 } from './group-ledger.ts';
+import { ConcurrencyGate, type Release } from './concurrency-gate.ts';
+import { throttleAt } from './cost-model.ts';
 import { groupLabel, roundCost } from './limits-log.ts';
+import type { SlotAnswer } from './session-meter.ts';
 import { REGISTRY_NAME, type LimitsRegistry } from './registry.ts';
 
 /** How often a Limiter with open sessions re-reports its count and expires silent sessions. */
@@ -55,6 +58,11 @@ const STATE_KEY = 'limiter';
 export class Limiter extends DurableObject<LimiterEnv> {
   #stored: Stored | null = null;
   #log: Logger | null = null;
+  // The request slots of a crowded group (beginRequest), by token.
+  #gate: ConcurrencyGate | null = null;
+  readonly #slots = new Map<string, Release>();
+  readonly #waiting = new Set<AbortController>();
+  #nextToken = 0;
 
   #logger(): Logger {
     this.#log ??= createLogger(this.env.LOG_LEVEL, { component: 'limiter' });
@@ -107,6 +115,7 @@ export class Limiter extends DurableObject<LimiterEnv> {
     );
     this.#save(stored);
     this.#logChange(stored.group, change, snapshot);
+    this.#fitGate(snapshot, call.budget);
     if (snapshot.sessions !== before) this.#report(stored, snapshot.sessions);
     await this.#arm(ledger, stored.budget, nowMs);
     return snapshot;
@@ -120,8 +129,79 @@ export class Limiter extends DurableObject<LimiterEnv> {
     const { snapshot, change } = ledger.charge(call.charge, call.budget, nowMs);
     this.#save(stored);
     this.#logChange(stored.group, change, snapshot);
+    this.#fitGate(snapshot, call.budget);
     await this.#arm(ledger, stored.budget, nowMs);
     return snapshot;
+  }
+
+  /**
+   * A request slot of a crowded group (worker/limits/session-meter.ts): granted at once while
+   * fewer than the throttle's concurrency run, else when one is handed back, in turn; refused
+   * (token null) at the hard limit or after REQUEST_TIMEOUT. Slots live in memory only: an object
+   * evicted meanwhile starts with none held, which lets more run, never fewer.
+   */
+  async beginRequest(call: LimiterCall): Promise<SlotAnswer> {
+    const figures = this.#figures(call);
+    const throttle = throttleAt(figures.cost, call.budget);
+    if (throttle.cutOff) return { token: null, snapshot: figures };
+    const gate = this.#requestGate(throttle.concurrency);
+    // The wait ends at REQUEST_TIMEOUT, or as soon as the group reaches its hard limit.
+    const waiting = new AbortController();
+    const timer = setTimeout(() => waiting.abort(), call.budget.requestTimeoutMs);
+    this.#waiting.add(waiting);
+    let release: Release;
+    try {
+      release = await gate.acquire(waiting.signal);
+    } catch {
+      return { token: null, snapshot: this.#figures(call) };
+    } finally {
+      clearTimeout(timer);
+      this.#waiting.delete(waiting);
+    }
+    this.#nextToken += 1;
+    const token = String(this.#nextToken);
+    // A slot whose session never hands it back (gone mid-request) is taken back after the
+    // request's own timeout has passed.
+    const expiry = setTimeout(() => this.#endSlot(token), call.budget.requestTimeoutMs + 5000);
+    this.#slots.set(token, () => {
+      clearTimeout(expiry);
+      release();
+    });
+    return { token, snapshot: this.#figures(call) };
+  }
+
+  /** Hands a request slot back; the gate narrows or widens with the group's cost now. */
+  async endRequest(call: LimiterCall & { token: string }): Promise<void> {
+    this.#fitGate(this.#figures(call), call.budget);
+    this.#endSlot(call.token);
+  }
+
+  // Sets the slots' width to the throttle's concurrency at `figures`; at the hard limit the
+  // requests waiting for one are refused at once rather than left to time out.
+  #fitGate(figures: GroupSnapshot, budget: Budget): void {
+    const throttle = throttleAt(figures.cost, budget);
+    if (this.#gate !== null) this.#gate.setTarget(throttle.concurrency);
+    if (!throttle.cutOff) return;
+    for (const waiting of this.#waiting) waiting.abort();
+    this.#waiting.clear();
+  }
+
+  #figures(call: LimiterCall): GroupSnapshot {
+    const nowMs = Date.now();
+    const stored = this.#load(call, nowMs);
+    return new GroupLedger(stored.ledger).snapshot(call.budget, nowMs);
+  }
+
+  #requestGate(concurrency: number): ConcurrencyGate {
+    this.#gate ??= new ConcurrencyGate(concurrency);
+    this.#gate.setTarget(concurrency);
+    return this.#gate;
+  }
+
+  #endSlot(token: string): void {
+    const release = this.#slots.get(token);
+    this.#slots.delete(token);
+    release?.();
   }
 
   /** A session closed: its last charges join the group's cost, its slot is freed. */

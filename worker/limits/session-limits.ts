@@ -26,6 +26,7 @@ import {
   type GroupPort,
   type MeterClock,
   type MeterState,
+  type SlotAnswer,
 } from './session-meter.ts';
 import { isSessionTicket, readTicket, type SessionTicket } from './session-ticket.ts';
 
@@ -67,6 +68,13 @@ class LocalGroup implements GroupPort {
     return this.#ledger.settle(this.#sessionId, charge, subscriptions, this.#budget, Date.now())
       .snapshot;
   }
+
+  // A group of one session is never crowded; a slot is there for the asking.
+  async beginRequest(): Promise<SlotAnswer> {
+    return { token: 'local', snapshot: this.#ledger.snapshot(this.#budget, Date.now()) };
+  }
+
+  async endRequest(): Promise<void> {}
 }
 
 /** What a Session object hands its limits. */
@@ -157,6 +165,14 @@ export class SessionLimits {
             settle: (charge, subscriptions) => {
               const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
               return stub.settle({ group, sessionId, budget, charge, subscriptions });
+            },
+            beginRequest: () => {
+              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
+              return stub.beginRequest({ group, sessionId, budget });
+            },
+            endRequest: async (token) => {
+              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
+              await stub.endRequest({ group, sessionId, budget, token });
             },
           };
     return new SessionMeter({

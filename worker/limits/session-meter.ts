@@ -16,10 +16,23 @@ export const SETTLE_INTERVAL_MS = 1000;
  */
 export const SETTLE_SHARE_OF_HARD = 1 / 200;
 
+/** A group request slot's answer: a token to hand back, or null (refused), and the figures. */
+export interface SlotAnswer {
+  token: string | null;
+  snapshot: GroupSnapshot;
+}
+
 /** The group's Limiter as a session sees it. */
 export interface GroupPort {
   /** Adds `charge` to the group and returns its figures afterwards. */
   settle(charge: number, subscriptions: number): Promise<GroupSnapshot>;
+  /**
+   * Waits for one of the group's request slots (a crowded group's sessions take turns through
+   * them): a token once granted; null at the hard limit or after REQUEST_TIMEOUT.
+   */
+  beginRequest(): Promise<SlotAnswer>;
+  /** Hands a slot back. */
+  endRequest(token: string): Promise<void>;
 }
 
 /** Time and timers, real in the Worker and fake in tests. */
@@ -191,15 +204,59 @@ export class SessionMeter {
       if (this.checkCutOff()) throw excessiveUsage();
       const { sleepMs } = this.throttle();
       if (sleepMs > 0) await untilAborted(clock.sleep(sleepMs), abort.signal);
+      const endSlot = this.crowded() ? await this.#groupSlot(abort.signal) : null;
       const running = Promise.resolve().then(work);
       const held = release;
       release = null;
       running.then(held, held);
+      if (endSlot !== null) running.then(endSlot, endSlot);
       return await untilAborted(running, abort.signal);
     } finally {
       release?.();
       cancelTimeout();
     }
+  }
+
+  /**
+   * True when the group has more open sessions than requests it may run at once: its sessions
+   * then run each request in one of the group's slots, kept by its Limiter, since a share of the
+   * concurrency per session would be less than one request.
+   */
+  crowded(): boolean {
+    return this.#snapshot.sessions > Math.max(1, this.throttle().concurrency);
+  }
+
+  // Waits for a group slot; returns what hands it back. A Limiter that cannot be reached lets the
+  // request run without one (as settles fail open). @throws -101 at the hard limit, -102 when
+  // the wait outlasts REQUEST_TIMEOUT.
+  async #groupSlot(signal: AbortSignal): Promise<() => void> {
+    const { port, events } = this.#options;
+    const asked = port.beginRequest();
+    let answer: SlotAnswer;
+    try {
+      answer = await untilAborted(asked, signal);
+    } catch (error) {
+      // Given up on: a slot granted later still goes back.
+      asked.then((late) => this.#endSlot(late.token)).catch(() => undefined);
+      if (signal.aborted && error === signal.reason) throw error;
+      events.onSettleFailed(error);
+      return () => {};
+    }
+    // Fresh figures; a settle still in flight may be counted twice until it returns, which errs
+    // toward refusing.
+    this.#snapshot = answer.snapshot;
+    this.#snapshotAtMs = this.#options.clock.nowMs();
+    const { token } = answer;
+    if (token === null) throw this.checkCutOff() ? excessiveUsage() : requestTimedOut();
+    return () => this.#endSlot(token);
+  }
+
+  #endSlot(token: string | null): void {
+    if (token === null) return;
+    this.#options.port.endRequest(token).catch((error: unknown) => {
+      // The Limiter takes the slot back by itself after REQUEST_TIMEOUT and a margin.
+      this.#options.events.onSettleFailed(error);
+    });
   }
 
   /** Stops settling by time and hands back every charge not yet settled (for the close report). */
