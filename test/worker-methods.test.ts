@@ -5,7 +5,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { getCoin, type Coin } from '../core/coins.ts';
 import {
-  BATCH_CONCURRENCY,
   handleMessage,
   wholeFrame,
   type DispatchOptions,
@@ -17,7 +16,7 @@ import type { IndexReader } from '../worker/index-reader.ts';
 import type { MethodContext, SessionControl } from '../worker/methods/context.ts';
 import { requestCost } from '../worker/limits/method-cost.ts';
 import { HISTORY_LIMIT, scripthashGetBalance } from '../worker/methods/scripthash.ts';
-import { transactionIdFromPos } from '../worker/methods/transaction.ts';
+import { transactionGet, transactionIdFromPos } from '../worker/methods/transaction.ts';
 
 // DESIGN §3 worked example (P2PKH of Radiant's genesis coinbase key), display hex.
 const SCRIPT_HASH = '9932d8a64601168b894a4a2a4fbc72b3e71698a3c09e8010a6f297f7b9bc03fd';
@@ -38,8 +37,10 @@ function fakeIndex(overrides: Partial<IndexReader>): IndexReader {
     rawTx: missing('rawTx'),
     balance: missing('balance'),
     history: missing('history'),
+    historyCount: missing('historyCount'),
     mempoolHistory: missing('mempoolHistory'),
     unspent: missing('unspent'),
+    unspentCount: missing('unspentCount'),
     status: missing('status'),
     relayFee: missing('relayFee'),
     feeEstimate: missing('feeEstimate'),
@@ -339,19 +340,25 @@ describe('limits and refusals', () => {
   it('refuses a history that reaches the limit with code 10001', async () => {
     const rows = Array.from({ length: HISTORY_LIMIT }, () => ({ txid: internal(TXID), height: 1 }));
     let askedLimit = 0;
+    let rowsRead = 0;
     const index = fakeIndex({
       history: async (_hashx, limit) => {
-        askedLimit = limit;
         // As the index answers: the count up to the limit, no rows once it is reached.
         const confirmedCount = Math.min(rows.length, limit);
         const confirmed = confirmedCount >= limit ? [] : rows.slice(0, limit);
+        rowsRead += confirmed.length;
         return { confirmedCount, confirmed, mempool: [] };
+      },
+      historyCount: async (_hashx, limit) => {
+        askedLimit = limit;
+        return Math.min(rows.length, limit);
       },
     });
     const { error } = await call(index, 'blockchain.scripthash.get_history', [SCRIPT_HASH]);
     expect(error).toEqual({ code: 10001, message: 'history too large' });
-    // (MAX_SEND - 100) / 99 bytes per entry, as ElectrumX sizes it.
+    // Counted up to (MAX_SEND - 100) / 99 entries, as ElectrumX sizes them; no row read.
     expect(askedLimit).toBe(Math.floor((8_100_000 - 100) / 99));
+    expect(rowsRead).toBe(0);
   });
 
   it('reads no more of a batch of long histories than one reply frame can carry', async () => {
@@ -367,6 +374,10 @@ describe('limits and refusals', () => {
         const confirmed = confirmedCount >= limit ? [] : rows.slice(0, limit);
         rowsRead += confirmed.length;
         return { confirmedCount, confirmed, mempool: [] };
+      },
+      historyCount: async (_hashx, limit) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return Math.min(rows.length, limit);
       },
     });
     const method = 'blockchain.scripthash.get_history';
@@ -384,20 +395,25 @@ describe('limits and refusals', () => {
     const answerBytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: wholeAnswer }));
     expect(answered.length).toBe(Math.floor(MAX_SEND_BYTES / answerBytes));
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_SEND_BYTES);
-    // Read: the answers that fit, those already running when the frame filled, and for the
-    // rest at most the one row past what the room could hold (old code: 70 x 5,799 rows).
-    const running = BATCH_CONCURRENCY * entries;
-    expect(rowsRead).toBeLessThan((answered.length + 1) * entries + running);
-    expect(rowsRead).toBeLessThan((70 * entries) / 2);
+    // Rows read: the answers that fit, and nothing more. Each history past 1,000 entries is
+    // counted and its room claimed before its rows are read, so the items running beside the
+    // ones that fit are refused unread (old code: 70 x 5,799 rows; then 10 running at once read
+    // theirs whatever the room).
+    expect(rowsRead).toBe(answered.length * entries);
   });
 
-  it('refuses a listunspent longer than a reply holds, reading one row past it', async () => {
+  it('refuses a listunspent longer than a reply holds, counting it before reading it', async () => {
     let askedLimit = 0;
+    let rowsRead = 0;
     const index = fakeIndex({
       unspent: async (_hashx, limit) => {
-        askedLimit = limit;
         const utxo = { txid: internal(TXID), vout: 0, height: 1, value: 1n, refs: null };
+        rowsRead += Math.min(limit, 200_000);
         return Array.from({ length: Math.min(limit, 200_000) }, () => utxo);
+      },
+      unspentCount: async (_hashx, limit) => {
+        askedLimit = limit;
+        return Math.min(limit, 200_000);
       },
     });
     const { error } = await call(index, 'blockchain.scripthash.listunspent', [SCRIPT_HASH]);
@@ -407,6 +423,8 @@ describe('limits and refusals', () => {
     const smallest = `{"tx_hash":"${TXID}","tx_pos":0,"height":1,"value":1,"refs":[]},`.length;
     expect(smallest).toBe(121);
     expect(askedLimit).toBe(Math.floor(MAX_SEND_BYTES / smallest) + 1);
+    // A first read of 1,001 rows, then the count: the rows past them are never read.
+    expect(rowsRead).toBe(1001);
   });
 
   it('refuses a raw tx whose hex cannot fit a reply without encoding it', async () => {
@@ -416,6 +434,42 @@ describe('limits and refusals', () => {
     const index = fakeIndex({ txRecord: async () => ({ raw, block, tipHeight: 10 }) });
     const { error } = await call(index, 'blockchain.transaction.get', [TXID]);
     expect(error).toEqual({ code: -32600, message: 'response too large (over 8,100,000 bytes' });
+  });
+
+  it('claims a verbose tx\'s room before building it, refusing one that cannot fit', async () => {
+    // A tx with one input and 100,000 outputs of a one-byte script, serialized here by hand:
+    // version, 1 input (prev txid, vout, empty script, sequence), 0xfe + u32 output count,
+    // 100,000 x (8-byte value, script length 1, OP_TRUE), locktime.
+    const outputs = 100_000;
+    const parts = [Buffer.from([1, 0, 0, 0, 1]), Buffer.alloc(32, 7), Buffer.alloc(4)];
+    parts.push(Buffer.from([0]));
+    parts.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xfe]));
+    const count = Buffer.alloc(4);
+    count.writeUInt32LE(outputs);
+    parts.push(count);
+    const output = Buffer.from([0x10, 0x27, 0, 0, 0, 0, 0, 0, 1, 0x51]);
+    for (let n = 0; n < outputs; n++) parts.push(output);
+    parts.push(Buffer.alloc(4));
+    const raw = new Uint8Array(Buffer.concat(parts));
+    const index = fakeIndex({ txRecord: async () => ({ raw, block: null, tipHeight: 10 }) });
+    const context = methodContext(index, getCoin('BitcoinCash', 'mainnet'), memorySession());
+    const claims: number[] = [];
+    const room = {
+      maxSendBytes: MAX_SEND_BYTES,
+      bytes: () => MAX_SEND_BYTES,
+      claim: (bytes: number) => {
+        claims.push(bytes);
+        return bytes <= MAX_SEND_BYTES;
+      },
+    };
+    const started = performance.now();
+    await expect(transactionGet(context, [TXID, true], room)).rejects.toMatchObject({
+      code: -32600,
+    });
+    // The hex first (2 per byte); then the hex, at least 100 bytes per input and 70 per output
+    // of JSON (9.0 MB, past 8.1 MB): refused before the 100,000 output objects are built.
+    expect(claims).toEqual([2 * raw.length, 2 * raw.length + 100 + outputs * 70]);
+    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('refuses a verbose flag that is not a boolean', async () => {

@@ -129,12 +129,16 @@ export interface IndexReader {
   balance(hashx: Uint8Array): Promise<Balance>;
   /** Confirmed history in block order (none read when `limit` or more), then the mempool's. */
   history(hashx: Uint8Array, limit: number): Promise<History>;
+  /** How many confirmed history entries, counted up to `limit` (no row is read). */
+  historyCount(hashx: Uint8Array, limit: number): Promise<number>;
   mempoolHistory(hashx: Uint8Array): Promise<MempoolTx[]>;
   /**
    * Confirmed outputs not spent in the mempool, then unspent mempool outputs; at most `limit`
    * confirmed rows are read (so a longer list is cut short: ask for one more than you can send).
    */
   unspent(hashx: Uint8Array, limit: number): Promise<Utxo[]>;
+  /** How many confirmed unspent outputs, counted up to `limit` (no row is read). */
+  unspentCount(hashx: Uint8Array, limit: number): Promise<number>;
   /** The cached status hash (32 raw bytes), or null when the script hash has no history. */
   status(hashx: Uint8Array): Promise<Uint8Array | null>;
   /** The node's relay fee in coin per kB, or null before the indexer has read it. */

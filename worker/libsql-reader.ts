@@ -32,6 +32,10 @@ import {
   readTxRecord,
 } from './libsql-protocol-reads.ts';
 
+// Counts walk the (hashx, ...) keys alone, and stop at the limit.
+const COUNT_HISTORY_SQL = 'SELECT count(*) FROM (SELECT 1 FROM history WHERE hashx = ? LIMIT ?)';
+const COUNT_UNSPENT_SQL = 'SELECT count(*) FROM (SELECT 1 FROM utxos WHERE hashx = ? LIMIT ?)';
+
 function outpointKey(txid: Uint8Array, vout: number): string {
   return `${hashToHex(txid)}:${vout}`;
 }
@@ -136,10 +140,20 @@ export class LibsqlIndexReader implements IndexReader {
     return { confirmed, unconfirmed: received - spent, utxoCount };
   }
 
+  async historyCount(hashx: Uint8Array, limit: number): Promise<number> {
+    const row = await this.#one(COUNT_HISTORY_SQL, [hashx, limit]);
+    return asInt(column(row, 0, 'history count'), 'history count');
+  }
+
+  async unspentCount(hashx: Uint8Array, limit: number): Promise<number> {
+    const row = await this.#one(COUNT_UNSPENT_SQL, [hashx, limit]);
+    return asInt(column(row, 0, 'utxo count'), 'utxo count');
+  }
+
   async history(hashx: Uint8Array, limit: number): Promise<History> {
     // Counting entries walks the history index alone; a history that reaches `limit` is refused
     // by the caller, so its rows (and their txids) are not read at all.
-    const counted = 'SELECT count(*) FROM (SELECT 1 FROM history WHERE hashx = ? LIMIT ?)';
+    const counted = COUNT_HISTORY_SQL;
     const [count, confirmed, mempool] = await this.#batch([
       { sql: counted, args: [hashx, limit] },
       {

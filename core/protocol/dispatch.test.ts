@@ -336,6 +336,47 @@ describe('batches', () => {
     expect(outcome.reply?.length).toBeLessThanOrEqual(1000);
   });
 
+  it('shows each running item the room the others claimed, and gives it back', async () => {
+    const seen: { claimed: boolean; roomAfter: number }[] = [];
+    const claiming: Handler<FakeContext> = async (_context, args, room) => {
+      const claimed = room.claim(Number(args[0]));
+      seen.push({ claimed, roomAfter: room.bytes() });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (!claimed) throw new RpcError(-32600, 'no room');
+      return 'x'.repeat(Number(args[1]));
+    };
+    const { send } = setup({
+      maxSendBytes: 1000,
+      methods: new Map([
+        ...SPECS.map((spec): [string, MethodSpec] => [spec.name, spec]),
+        ['claiming', { name: 'claiming', params: ['a', 'b'], required: 2, cost: 1 }],
+      ]),
+      handlers: { ...HANDLERS, claiming },
+    });
+    const outcome = await send([
+      { id: 1, method: 'claiming', params: [700, 100] },
+      { id: 2, method: 'claiming', params: [400, 100] },
+      { id: 3, method: 'claiming', params: [250, 100] },
+    ]);
+    // 999 bytes after the "[": the first claims 700; the second's 400 does not fit in the 299
+    // left beside it; the third's 250 does. All three run at once, and an item's own claim is
+    // part of its room, not taken from it.
+    expect(seen).toEqual([
+      { claimed: true, roomAfter: 999 },
+      { claimed: false, roomAfter: 299 },
+      { claimed: true, roomAfter: 299 },
+    ]);
+    const replies = outcome.json as { result?: string; error?: { message: string } }[];
+    expect(replies.map((reply) => reply.result?.length ?? reply.error?.message)).toEqual([
+      100,
+      'no room',
+      100,
+    ]);
+    // Claims end with their items: a later request has the whole frame again.
+    const after = await send([{ id: 4, method: 'claiming', params: [999, 10] }]);
+    expect((after.json as { result?: string }[])[0]?.result).toBe('x'.repeat(10));
+  });
+
   it('answers one error when error replies echoing long ids would pass MAX_SEND', async () => {
     const { send } = setup({ maxSendBytes: 2000 });
     const longId = 'i'.repeat(1500);

@@ -26,8 +26,17 @@ import { versionInRange } from './version.ts';
  */
 export interface ReplyRoom {
   readonly maxSendBytes: number;
-  /** Bytes left for this reply when asked (items of a batch finish while it runs). */
+  /**
+   * Bytes left for this reply when asked: items of a batch finish while it runs, and the items
+   * running beside it may have claimed some.
+   */
   bytes(): number;
+  /**
+   * Claims `bytes` for this reply while it is built (a later claim replaces the earlier one), so
+   * the items running beside it see that much less room; false, claiming nothing, when they do
+   * not fit. A handler claims the least its reply will take before it reads the rest.
+   */
+  claim(bytes: number): boolean;
 }
 
 /** A method handler: positional arguments, already checked for count (not for value). */
@@ -35,7 +44,7 @@ export type Handler<C> = (context: C, args: readonly unknown[], room: ReplyRoom)
 
 /** The room of a reply that has its frame to itself. */
 export function wholeFrame(maxSendBytes: number): ReplyRoom {
-  return { maxSendBytes, bytes: () => maxSendBytes };
+  return { maxSendBytes, bytes: () => maxSendBytes, claim: (bytes) => bytes <= maxSendBytes };
 }
 
 /**
@@ -216,10 +225,10 @@ function encodeReply<C>(request: RpcRequest, result: unknown, options: DispatchO
 /**
  * Answers one incoming message. A batch's items start in request order, BATCH_CONCURRENCY at a
  * time, and are answered in request order; replies that would take the batch past MAX_SEND are
- * replaced by "response too large" one by one, as aiorpcx does, so the frame itself stays under
- * the limit. Items that start once the replies so far have filled the frame are refused without
- * running, and each handler sees the room left (ReplyRoom), so a batch asking for more than one
- * frame can carry costs no more work than one frame's worth (plus the items already running).
+ * replaced by "response too large" one by one as they finish, as aiorpcx does, so the frame
+ * itself stays under the limit. Items that start once the replies so far have filled the frame
+ * are refused without running, and each handler sees the room left and claims what it needs
+ * (ReplyRoom), so a batch asking for more than one frame can carry costs about one frame's work.
  */
 export async function handleMessage<C>(
   text: string,
@@ -244,16 +253,40 @@ async function answerBatch<C>(
   maxSendBytes: number
 ): Promise<ItemReply[]> {
   // The opening bracket, then each finished reply and its comma, in the order they finish: the
-  // frame's size does not depend on the order of its parts.
+  // frame's size does not depend on the order of its parts. Running items' claims count too.
   let usedBytes = 1;
-  const room: ReplyRoom = { maxSendBytes, bytes: () => Math.max(0, maxSendBytes - usedBytes) };
+  let claimedBytes = 0;
+  const itemRoom = (): ReplyRoom & { release(): void } => {
+    let mine = 0;
+    const left = (): number => maxSendBytes - usedBytes - (claimedBytes - mine);
+    return {
+      maxSendBytes,
+      bytes: () => Math.max(0, left()),
+      claim: (bytes) => {
+        if (bytes > left()) return false;
+        claimedBytes += bytes - mine;
+        mine = bytes;
+        return true;
+      },
+      release: () => {
+        claimedBytes -= mine;
+        mine = 0;
+      },
+    };
+  };
   const answers: ItemReply[] = [];
   let next = 0;
   const runner = async (): Promise<void> => {
     for (let index = next++; index < items.length; index = next++) {
       const item = items[index];
       if (item === undefined) continue;
-      let answer = await answerItem(item, options, room);
+      const room = itemRoom();
+      let answer: ItemReply;
+      try {
+        answer = await answerItem(item, options, room);
+      } finally {
+        room.release();
+      }
       if (answer.text === null) continue;
       // A reply that would take the frame past MAX_SEND is replaced as it finishes, so the room
       // the later items see counts only what the frame will hold.

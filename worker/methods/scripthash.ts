@@ -12,7 +12,19 @@ import type { MethodContext } from './context.ts';
  * Most confirmed history entries one reply may carry. As in ElectrumX, an entry is about 99 bytes
  * of JSON, so a longer history could not fit in MAX_SEND and is refused before it is read.
  */
-export const HISTORY_LIMIT = Math.floor((MAX_SEND_BYTES - 100) / 99);
+export function historyLimit(maxSendBytes: number): number {
+  return Math.floor((maxSendBytes - 100) / 99);
+}
+
+/** historyLimit at the default MAX_SEND. */
+export const HISTORY_LIMIT = historyLimit(MAX_SEND_BYTES);
+
+/**
+ * Entries of a history or UTXO list read at once before any room is claimed. A longer list is
+ * counted first and its room claimed before its rows are read, so the items of a batch running
+ * beside it see the room it will take and are refused before they read their own.
+ */
+const FIRST_READ_ENTRIES = 1000;
 
 // The fewest bytes one confirmed entry can take in a reply, comma included:
 // {"tx_hash":"<64 hex>","height":N}, and {"tx_hash":"<64 hex>","tx_pos":N,"height":N,"value":N}
@@ -25,6 +37,11 @@ const EMPTY_REFS_BYTES = ',"refs":[]'.length;
 /** How many entries of at least `entryBytes` fit in the room left (all of them, at least). */
 function entriesThatFit(room: ReplyRoom, entryBytes: number): number {
   return Math.floor(room.bytes() / entryBytes);
+}
+
+/** Claims the room `entries` of at least `entryBytes` take. @throws response too large. */
+function claimEntries(room: ReplyRoom, entries: number, entryBytes: number): void {
+  if (!room.claim(entries * entryBytes)) throw responseTooLarge(room.maxSendBytes);
 }
 
 // utxos.refs: n x (36-byte ref + 1 kind byte), docs/ARCHITECTURE.md.
@@ -86,17 +103,28 @@ export const scripthashGetBalance: Handler<MethodContext> = async ({ index }, [s
 /** blockchain.scripthash.get_history: confirmed [{tx_hash, height}], then mempool ones with fee. */
 export const scripthashGetHistory: Handler<MethodContext> = async (context, params, room) => {
   const hashx = parseScriptHash(params[0]);
-  const fitting = entriesThatFit(room, SMALLEST_HISTORY_ENTRY_BYTES);
-  const history = await context.index.history(hashx, Math.min(HISTORY_LIMIT, fitting + 1));
-  if (history.confirmedCount >= HISTORY_LIMIT) {
-    throw new RpcError(HISTORY_TOO_LARGE, 'history too large');
+  const { index } = context;
+  const limit = historyLimit(room.maxSendBytes);
+  // Counted up to here: reaching it means refused (too long for any reply, or for this one).
+  const counted = Math.min(limit, entriesThatFit(room, SMALLEST_HISTORY_ENTRY_BYTES) + 1);
+  let history = await index.history(hashx, Math.min(counted, FIRST_READ_ENTRIES + 1));
+  if (history.confirmedCount > FIRST_READ_ENTRIES && counted > FIRST_READ_ENTRIES + 1) {
+    claimHistory(room, await index.historyCount(hashx, counted), limit);
+    history = await index.history(hashx, counted);
   }
-  if (history.confirmedCount > fitting) throw responseTooLarge(room.maxSendBytes);
+  claimHistory(room, history.confirmedCount, limit);
   const confirmed = history.confirmed.map((tx) => {
     return { tx_hash: hashToHex(tx.txid), height: tx.height };
   });
   return [...confirmed, ...history.mempool.map(mempoolJson)];
 };
+
+// Refuses a history of `count` confirmed entries that no reply can carry (10001, as ElectrumX)
+// or this one cannot, else claims its room.
+function claimHistory(room: ReplyRoom, count: number, limit: number): void {
+  if (count >= limit) throw new RpcError(HISTORY_TOO_LARGE, 'history too large');
+  claimEntries(room, count, SMALLEST_HISTORY_ENTRY_BYTES);
+}
 
 /** blockchain.scripthash.get_mempool: [{tx_hash, height, fee}], height 0 or -1. */
 export const scripthashGetMempool: Handler<MethodContext> = async ({ index }, [scriptHash]) => {
@@ -110,8 +138,12 @@ export const scripthashListunspent: Handler<MethodContext> = async (context, par
   const hashx = parseScriptHash(params[0]);
   const entryBytes = SMALLEST_UTXO_ENTRY_BYTES + (coin.radiant ? EMPTY_REFS_BYTES : 0);
   const fitting = entriesThatFit(room, entryBytes);
-  const utxos = await index.unspent(hashx, fitting + 1);
-  if (utxos.length > fitting) throw responseTooLarge(room.maxSendBytes);
+  let utxos = await index.unspent(hashx, Math.min(fitting, FIRST_READ_ENTRIES) + 1);
+  if (utxos.length > FIRST_READ_ENTRIES && fitting > FIRST_READ_ENTRIES) {
+    claimEntries(room, await index.unspentCount(hashx, fitting + 1), entryBytes);
+    utxos = await index.unspent(hashx, fitting + 1);
+  }
+  claimEntries(room, utxos.length, entryBytes);
   return utxos.map((utxo: Utxo) => ({
     tx_hash: hashToHex(utxo.txid),
     tx_pos: utxo.vout,

@@ -36,6 +36,12 @@ function noTxAt(position: number, height: number): RpcError {
   return new RpcError(BAD_REQUEST, `no tx at ${where}`);
 }
 
+// The fewest bytes the verbose form spends on each input and output beside the raw hex: an
+// empty scriptSig ({"txid":"<64>","vout":0,"scriptSig":{"asm":"","hex":""},"sequence":0}, is
+// 129), an empty nonstandard scriptPubKey (74 with its comma).
+const VERBOSE_INPUT_BYTES = 100;
+const VERBOSE_OUTPUT_BYTES = 70;
+
 /**
  * blockchain.transaction.get(tx_hash, verbose=false): the raw tx as hex, confirmed or not; with
  * verbose the node's getrawtransaction JSON built from the index (block fields when confirmed).
@@ -50,7 +56,7 @@ export const transactionGet: Handler<MethodContext> = async (context, params, ro
   const record = await context.index.txRecord(txid);
   if (record === null) throw new RpcError(DAEMON_ERROR, UNKNOWN_TX_MESSAGE);
   // Both forms carry the raw tx as hex: one that cannot fit is not encoded.
-  if (record.raw.length * 2 > room.bytes()) throw responseTooLarge(room.maxSendBytes);
+  if (!room.claim(record.raw.length * 2)) throw responseTooLarge(room.maxSendBytes);
   const { block, tipHeight } = record;
   if (!verbose) {
     const hex = bytesToHex(record.raw);
@@ -60,6 +66,10 @@ export const transactionGet: Handler<MethodContext> = async (context, params, ro
     return hex;
   }
   const tx = parseTx(record.raw, context.coin);
+  // The verbose form's least size, claimed before its JSON is built.
+  const inputsBytes = tx.inputs.length * VERBOSE_INPUT_BYTES;
+  const least = record.raw.length * 2 + inputsBytes + tx.outputs.length * VERBOSE_OUTPUT_BYTES;
+  if (!room.claim(least)) throw responseTooLarge(room.maxSendBytes);
   const where =
     block === null
       ? null
