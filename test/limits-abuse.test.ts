@@ -183,6 +183,30 @@ describe('batches of bad items', () => {
   }, 30_000);
 });
 
+describe('a client that leaves mid-batch', () => {
+  it('is charged for the requests still running, and the rest do not run', async () => {
+    // 20 long histories (0.2 + 2 units of method cost each), then the socket torn down: the ten
+    // running finish after the close and are charged then; the ten waiting never start. They
+    // used to be dropped, so a client could read freely by hanging up.
+    const client = await LimitsClient.open(stack.wsUrl, '100.64.32.1');
+    const method = 'blockchain.scripthash.get_history';
+    const items = Array.from({ length: 20 }, (_, id) => {
+      return { id, method, params: [stack.index.bigScriptHash] };
+    });
+    client.socket.send(JSON.stringify(items));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    client.terminate();
+    let cost = await groupCost('100.64.32.9');
+    for (let attempt = 0; attempt < 40 && cost < 10; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      cost = await groupCost('100.64.32.9');
+    }
+    expect(cost).toBeGreaterThanOrEqual(10);
+    // Not the waiting ten, nor replies never sent: at most the twenty's method costs and bytes.
+    expect(cost).toBeLessThan(20 * 2.2 + 5);
+  }, 30_000);
+});
+
 describe('subscriptions', () => {
   it('caps them at MAX_SUBS per session, not counting repeats, and cuts off a flood', async () => {
     const client = await LimitsClient.open(stack.wsUrl, '100.64.3.1');

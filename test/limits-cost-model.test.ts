@@ -6,11 +6,13 @@ import { encodeBatch, encodeError, encodeResult } from '../core/protocol/framing
 import { readBudget, readLimitSettings } from '../worker/limits/budget.ts';
 import {
   bandwidthCost,
+  chargedAsError,
   decayed,
   decayPerSecond,
   errorRepliesCost,
   throttleAt,
 } from '../worker/limits/cost-model.ts';
+import { emptyLedger, GroupLedger } from '../worker/limits/group-ledger.ts';
 import { requestCost } from '../worker/limits/method-cost.ts';
 
 describe('readBudget and readLimitSettings', () => {
@@ -134,5 +136,37 @@ describe('request and reply costs', () => {
     const failure = encodeError(4, new RpcError(1, 'bad'));
     expect(errorRepliesCost(cut)).toBe(0);
     expect(errorRepliesCost(encodeBatch([cut, failure, cut]))).toBe(100);
+  });
+
+  it('does not charge the server\'s own failures: -102 and -32603', () => {
+    const busy = encodeError(5, new RpcError(-102, 'server busy - request timed out'));
+    const internal = encodeError(6, new RpcError(-32603, 'internal server error'));
+    const failure = encodeError(7, new RpcError(1, 'bad'));
+    expect(errorRepliesCost(encodeBatch([busy, internal, failure]))).toBe(100);
+    expect(chargedAsError(new RpcError(1, 'bad'))).toBe(true);
+    expect(chargedAsError(new RpcError(-102, 'busy'))).toBe(false);
+    expect(chargedAsError(new RpcError(-32603, 'internal'))).toBe(false);
+    expect(chargedAsError(new Error('index unreachable'))).toBe(false);
+  });
+});
+
+describe('the group ledger\'s cap', () => {
+  it('holds a group\'s cost at twice its hard limit, so a lockout ends within a bound', () => {
+    const budget = readBudget({
+      COST_SOFT_LIMIT: '200',
+      COST_HARD_LIMIT: '1000',
+      COST_DECAY_SECONDS: '100',
+    });
+    const ledger = new GroupLedger(emptyLedger(0));
+    ledger.open('a', budget, 0);
+    ledger.settle('a', 1500, 0, budget, 0);
+    expect(ledger.snapshot(budget, 0).cost).toBe(1500);
+    // 100 sessions' worth of errors at once: the cost stops at 2 x 1,000.
+    ledger.settle('a', 100 * 1100, 0, budget, 0);
+    ledger.charge(5000, budget, 0);
+    expect(ledger.snapshot(budget, 0).cost).toBe(2000);
+    expect(ledger.close('a', 9999, budget, 0).snapshot.cost).toBe(2000);
+    // 10 units a second (1,000 / 100 s): back under the hard limit after 100 s.
+    expect(ledger.snapshot(budget, 100_000).cost).toBeCloseTo(1000, 6);
   });
 });

@@ -72,6 +72,7 @@ class FakeGroup {
   readonly #held = new Map<string, () => void>();
   settles = 0;
   slotsAsked = 0;
+  readonly closedCharges: number[] = [];
   failNext = false;
   constructor(readonly clock: FakeClock) {}
 
@@ -100,6 +101,10 @@ class FakeGroup {
       endRequest: async (token) => {
         this.#held.get(token)?.();
         this.#held.delete(token);
+      },
+      chargeClosed: async (charge) => {
+        this.closedCharges.push(charge);
+        this.ledger.charge(charge, budget, this.clock.now);
       },
     };
   }
@@ -362,6 +367,31 @@ describe('SessionMeter', () => {
     await expect(outcome).resolves.toMatchObject({ code: SERVER_BUSY });
     finish();
     await flush();
+  });
+
+  it('charges requests still running at close as they end, and runs no new one', async () => {
+    const clock = new FakeClock();
+    const group = new FakeGroup(clock);
+    const meter = meterFor(group, 'a');
+    let finish = (): void => {};
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    // A long request: its cost is known once it ends, after the client has gone.
+    const running = meter.runRequest(async () => {
+      await held;
+      meter.charge(40);
+      return 'late';
+    });
+    meter.charge(3);
+    await flush();
+    expect(await meter.close()).toBe(3);
+    let ran = false;
+    await expect(meter.runRequest(() => (ran = true))).rejects.toMatchObject({ code: -102 });
+    expect(ran).toBe(false);
+    finish();
+    await expect(running).resolves.toBe('late');
+    await flush();
+    expect(group.closedCharges).toEqual([40]);
+    expect(group.ledger.snapshot(budget, clock.now).cost).toBeCloseTo(40, 6);
   });
 
   it('keeps charges after a failed settle and retries later', async () => {

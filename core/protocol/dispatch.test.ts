@@ -377,6 +377,12 @@ describe('batches', () => {
     expect((after.json as { result?: string }[])[0]?.result).toBe('x'.repeat(10));
   });
 
+  it('answers id null when a single error echoing its id would pass MAX_SEND', async () => {
+    const { send } = setup({ maxSendBytes: 1000, maxRecvBytes: 5000 });
+    const outcome = await send({ id: 'i'.repeat(2000), method: 'fill', params: [2000] });
+    expect(outcome.json).toEqual(errorOf(-32600, 'response too large (over 1,000 bytes', null));
+  });
+
   it('answers one error when error replies echoing long ids would pass MAX_SEND', async () => {
     const { send } = setup({ maxSendBytes: 2000 });
     const longId = 'i'.repeat(1500);

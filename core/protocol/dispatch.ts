@@ -241,6 +241,11 @@ export async function handleMessage<C>(
   const maxSendBytes = options.maxSendBytes ?? MAX_SEND_BYTES;
   if (parsed.kind === 'single') {
     const answer = await answerItem(parsed.item, options, wholeFrame(maxSendBytes));
+    // Only an error echoing an id longer than MAX_SEND (MAX_RECV set above it) gets here.
+    if (answer.text !== null && exceedsBytes(answer.text, maxSendBytes)) {
+      const reply = encodeError(null, responseTooLarge(maxSendBytes));
+      return { reply, disconnect: answer.disconnect };
+    }
     return { reply: answer.text, disconnect: answer.disconnect };
   }
   const answers = await answerBatch(parsed.items, options, maxSendBytes);

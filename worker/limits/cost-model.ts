@@ -1,5 +1,6 @@
 // The cost model of DESIGN §6 as pure functions: bandwidth and error costs, decay, and how hard
 // a group is throttled at a given cost (fewer requests at once, a sleep, or the cut-off).
+import { RpcError } from '../../core/protocol/errors.ts';
 import type { Budget } from './budget.ts';
 
 /** Added per error reply: a client that keeps making mistakes pays for them (aiorpcx's base). */
@@ -76,8 +77,14 @@ export function retryAfterSec(cost: number, target: number, perSecond: number): 
 const ERROR_MARKER = '"error":{"code":';
 const PARSE_ERROR_MARKER = '"error":{"code":-32700,';
 // -101 answers are the cut-off itself; charging them too would turn one refused batch into
-// days of lockout, so they are free.
-const CUT_OFF_MARKER = '"error":{"code":-101,';
+// days of lockout, so they are free. So are the server's own failures: -102 (a request that
+// waited in the server's queue past REQUEST_TIMEOUT) and -32603 (an internal error, e.g. the
+// index unreachable); charging them let a busy server cut off the wallets that waited on it.
+const FREE_ERROR_MARKERS = [
+  '"error":{"code":-101,',
+  '"error":{"code":-102,',
+  '"error":{"code":-32603,',
+];
 
 function occurrences(text: string, marker: string): number {
   let count = 0;
@@ -87,10 +94,22 @@ function occurrences(text: string, marker: string): number {
   return count;
 }
 
-/** The number of charged error replies in a reply frame (every one but -101). */
+/** The number of charged error replies in a reply frame (all but -101, -102 and -32603). */
 export function errorReplyCount(reply: string): number {
   if (!reply.includes(ERROR_MARKER)) return 0;
-  return occurrences(reply, ERROR_MARKER) - occurrences(reply, CUT_OFF_MARKER);
+  let free = 0;
+  for (const marker of FREE_ERROR_MARKERS) free += occurrences(reply, marker);
+  return occurrences(reply, ERROR_MARKER) - free;
+}
+
+/**
+ * Whether a handler's failure costs an error reply: not for the free kinds errorReplyCount
+ * leaves out (the cut-off, the server's own failures), nor for an exception that is not an
+ * RpcError (the client sees -32603).
+ */
+export function chargedAsError(error: unknown): boolean {
+  if (!(error instanceof RpcError)) return false;
+  return error.code !== -101 && error.code !== -102 && error.code !== -32603;
 }
 
 /** The error part of a reply frame's cost: 100 per error reply, 1,000 more per parse error. */

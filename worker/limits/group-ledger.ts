@@ -11,6 +11,13 @@ export interface LedgerSession {
 }
 
 /** Everything a ledger persists (plain data: structured-clone and JSON safe). */
+/**
+ * The most a group's cost can reach, as a multiple of its hard limit: with the default decay
+ * (hard limit / 10,000 s) a group cut off at the cap is back under the hard limit within about
+ * 2.8 hours, however far its sessions overshot together.
+ */
+export const MAX_COST_OVER_HARD = 2;
+
 export interface LedgerState {
   /**
    * The group's cost at `costAtMs`. Closed sessions leave their cost in it, so reconnecting
@@ -114,7 +121,7 @@ export class GroupLedger {
     nowMs: number
   ): { snapshot: GroupSnapshot; change: ThrottleChange } {
     this.#advance(budget, nowMs);
-    this.state.cost += Math.max(0, charge);
+    this.#add(charge, budget);
     this.state.sessions[sessionId] = { subscriptions: Math.max(0, subscriptions), seenAtMs: nowMs };
     return { snapshot: this.snapshot(budget, nowMs), change: this.#throttleChange(budget) };
   }
@@ -126,7 +133,7 @@ export class GroupLedger {
     nowMs: number
   ): { snapshot: GroupSnapshot; change: ThrottleChange } {
     this.#advance(budget, nowMs);
-    this.state.cost += Math.max(0, charge);
+    this.#add(charge, budget);
     return { snapshot: this.snapshot(budget, nowMs), change: this.#throttleChange(budget) };
   }
 
@@ -138,9 +145,17 @@ export class GroupLedger {
     nowMs: number
   ): { snapshot: GroupSnapshot; change: ThrottleChange } {
     this.#advance(budget, nowMs);
-    this.state.cost += Math.max(0, charge);
+    this.#add(charge, budget);
     delete this.state.sessions[sessionId];
     return { snapshot: this.snapshot(budget, nowMs), change: this.#throttleChange(budget) };
+  }
+
+  // Adds a charge, holding the cost at MAX_COST_OVER_HARD x the hard limit: past the hard limit
+  // the group is refused anyway, and the cap bounds how long an overshoot (sessions that spent
+  // together before any of them heard the group's figures) keeps a shared network locked out.
+  #add(charge: number, budget: Budget): void {
+    const cap = budget.hardLimit * MAX_COST_OVER_HARD;
+    this.state.cost = Math.min(cap, this.state.cost + Math.max(0, charge));
   }
 
   /** Forgets sessions not seen for `leaseMs` (closed without telling us); returns their ids. */

@@ -8,7 +8,7 @@ import type { DispatchOptions, Handler } from '../../core/protocol/dispatch.ts';
 import type { RpcError } from '../../core/protocol/errors.ts';
 import type { Budget } from './budget.ts';
 import { ConcurrencyGate } from './concurrency-gate.ts';
-import { ERROR_REPLY_COST, throttleAt } from './cost-model.ts';
+import { chargedAsError, ERROR_REPLY_COST, throttleAt } from './cost-model.ts';
 import { requestCost } from './method-cost.ts';
 import { excessiveUsage, requestTimedOut, untilAborted } from './session-meter.ts';
 
@@ -127,9 +127,14 @@ export class HttpRequestMeter {
           running.then(held, held);
         }
         // Charged now, as a session charges it: a POST of failing requests reaches the hard
-        // limit as it runs, not only once answered.
-        this.errorsCharged += 1;
-        this.#spend(baseCost + ERROR_REPLY_COST);
+        // limit as it runs, not only once answered. The server's own failures (-32603, -102)
+        // cost the request, not an error reply.
+        if (chargedAsError(error)) {
+          this.errorsCharged += 1;
+          this.#spend(baseCost + ERROR_REPLY_COST);
+        } else {
+          this.#spend(baseCost);
+        }
         throw error;
       }
       this.#spend(requestCost(name, baseCost, args, result));

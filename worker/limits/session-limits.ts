@@ -13,7 +13,12 @@ import {
 import type { MethodSpec } from '../../core/protocol/methods.ts';
 import { describeError, type Logger } from '../log.ts';
 import type { Budget, LimitSettings } from './budget.ts';
-import { bandwidthCost, ERROR_REPLY_COST, errorRepliesCost } from './cost-model.ts';
+import {
+  bandwidthCost,
+  chargedAsError,
+  ERROR_REPLY_COST,
+  errorRepliesCost,
+} from './cost-model.ts';
 import { emptyLedger, GroupLedger, type GroupSnapshot } from './group-ledger.ts';
 import { limitsConfig } from './limits-config.ts';
 import type { LimitsEnv } from './limits-env.ts';
@@ -75,6 +80,10 @@ class LocalGroup implements GroupPort {
   }
 
   async endRequest(): Promise<void> {}
+
+  async chargeClosed(charge: number): Promise<void> {
+    this.#ledger.charge(charge, this.#budget, Date.now());
+  }
 }
 
 /** What a Session object hands its limits. */
@@ -174,6 +183,10 @@ export class SessionLimits {
               const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
               await stub.endRequest({ group, sessionId, budget, token });
             },
+            chargeClosed: async (charge) => {
+              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
+              await stub.charge({ group, budget, charge });
+            },
           };
     return new SessionMeter({
       budget,
@@ -218,7 +231,8 @@ export class SessionLimits {
     this.#lastActivityMs = Date.now();
     this.#persistSoon();
     const meter = this.#meter;
-    if (meter === null || reply === null) return;
+    // A reply to a closed session is never sent; its requests' work was charged as it ended.
+    if (meter === null || reply === null || meter.closed) return;
     // Errors thrown by handlers were charged as they happened; the rest are charged here.
     const errorsCost = Math.max(0, errorRepliesCost(reply) - errorsCharged * ERROR_REPLY_COST);
     meter.charge(bandwidthCost(utf8ByteLength(reply), this.ticket.budget) + errorsCost);
@@ -405,6 +419,7 @@ export class MessageMeter {
     // Errors no handler threw (unknown methods, bad arguments, invalid items) are charged as
     // they happen too: a batch of them reaches the hard limit mid-batch, and the rest get -101.
     const onDispatchError = (error: RpcError): RpcError => {
+      if (meter.closed) return error;
       if (meter.checkCutOff()) return excessiveUsage();
       this.#errorsCharged += 1;
       meter.charge(ERROR_REPLY_COST);
@@ -435,8 +450,13 @@ export class MessageMeter {
           try {
             result = await handler(context, args, room);
           } catch (error) {
-            this.#errorsCharged += 1;
-            meter.charge(baseCost + ERROR_REPLY_COST);
+            // The server's own failures (-32603) cost the request, not an error reply.
+            if (chargedAsError(error)) {
+              this.#errorsCharged += 1;
+              meter.charge(baseCost + ERROR_REPLY_COST);
+            } else {
+              meter.charge(baseCost);
+            }
             throw error;
           }
           meter.charge(requestCost(name, baseCost, args, result));

@@ -33,6 +33,8 @@ export interface GroupPort {
   beginRequest(): Promise<SlotAnswer>;
   /** Hands a slot back. */
   endRequest(token: string): Promise<void>;
+  /** Adds the cost of requests that were still running when the session closed. */
+  chargeClosed(charge: number): Promise<void>;
 }
 
 /** Time and timers, real in the Worker and fake in tests. */
@@ -71,6 +73,11 @@ export interface MeterOptions {
 /** The -101 reply; the session closes once it is sent (aiorpcx wording). */
 export function excessiveUsage(): RpcError {
   return new RpcError(EXCESSIVE_RESOURCE_USAGE, 'excessive resource usage', { disconnect: true });
+}
+
+/** What a request of a closed session gets instead of running (no one reads it). */
+function sessionClosed(): RpcError {
+  return new RpcError(SERVER_BUSY, 'session closed');
 }
 
 /** The -102 reply for a request that waited and ran past REQUEST_TIMEOUT (aiorpcx wording). */
@@ -153,11 +160,25 @@ export class SessionMeter {
     return { snapshot: this.#snapshot, snapshotAtMs: this.#snapshotAtMs, unsettled };
   }
 
-  /** Adds a cost; it reaches the group with the next settle. */
+  /**
+   * Adds a cost; it reaches the group with the next settle, or at once once the session has
+   * closed (requests still running then are charged as they end, not forgotten).
+   */
   charge(cost: number): void {
-    if (!(cost > 0) || this.#closed) return;
+    if (!(cost > 0)) return;
+    if (this.#closed) {
+      this.#options.port.chargeClosed(cost).catch((error: unknown) => {
+        this.#options.events.onSettleFailed(error);
+      });
+      return;
+    }
     this.#unsettled += cost;
     this.#maybeSettle();
+  }
+
+  /** True once the session has closed: no request starts any more. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**
@@ -191,6 +212,8 @@ export class SessionMeter {
    * keeps its slot until its work really ends, so timeouts cannot raise the concurrency.
    */
   async runRequest<T>(work: () => Promise<T> | T): Promise<T> {
+    // Nobody would read the answer: the rest of a batch whose socket went away is not run.
+    if (this.#closed) throw sessionClosed();
     await this.refresh();
     if (this.checkCutOff()) throw excessiveUsage();
     const { budget, clock } = this.#options;
