@@ -123,6 +123,20 @@ function meterFor(group: FakeGroup, sessionId: string, cutOffs: number[] = []): 
   });
 }
 
+/** A request that takes 10 ms of the fake clock, and the most of them seen running at once. */
+function slowRequests(clock: FakeClock): { slow: () => Promise<string>; most: () => number } {
+  let running = 0;
+  let most = 0;
+  const slow = async (): Promise<string> => {
+    running += 1;
+    most = Math.max(most, running);
+    await clock.sleep(10);
+    running -= 1;
+    return 'done';
+  };
+  return { slow, most: () => most };
+}
+
 describe('GroupLedger', () => {
   it('shares one cost among sessions, keeps it after they close, and decays it', () => {
     const ledger = new GroupLedger(emptyLedger(0));
@@ -244,19 +258,11 @@ describe('SessionMeter', () => {
     await flush();
     expect(first.concurrency()).toBe(1);
     // A third session running four slow requests starts one, the rest wait for its slot.
-    let running = 0;
-    let most = 0;
-    const slow = async (): Promise<string> => {
-      running += 1;
-      most = Math.max(most, running);
-      await clock.sleep(10);
-      running -= 1;
-      return 'done';
-    };
+    const { slow, most } = slowRequests(clock);
     const all = Promise.all([1, 2, 3, 4].map(() => third.runRequest(slow)));
     await clock.advance(100);
     await expect(all).resolves.toEqual(['done', 'done', 'done', 'done']);
-    expect(most).toBe(1);
+    expect(most()).toBe(1);
   });
 
   it('runs each request of a crowded group in one of the group\'s slots', async () => {
@@ -269,22 +275,14 @@ describe('SessionMeter', () => {
     for (const meter of meters) meter.charge(0.001);
     await clock.advance(SETTLE_INTERVAL_MS);
     expect(meters.map((meter) => meter.crowded())).toEqual([true, true, true]);
-    let running = 0;
-    let most = 0;
-    const slow = async (): Promise<string> => {
-      running += 1;
-      most = Math.max(most, running);
-      await clock.sleep(10);
-      running -= 1;
-      return 'done';
-    };
+    const { slow, most } = slowRequests(clock);
     // Each session fires three at once: one at a time each (2 / 3 rounds down to 1), and each
     // in one of the group's two slots, so at most two run in the whole group.
     const requests = meters.flatMap((meter) => [1, 2, 3].map(() => meter.runRequest(slow)));
     await clock.advance(5000);
     await expect(Promise.all(requests)).resolves.toEqual(Array(9).fill('done'));
     expect(group.slotsAsked).toBe(9);
-    expect(most).toBe(2);
+    expect(most()).toBe(2);
     // Past the hard limit: -101 (the session looks at the group first, above soft).
     group.ledger.charge(1000, budget, clock.now);
     const [first] = meters;
