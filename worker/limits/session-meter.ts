@@ -110,9 +110,13 @@ export class SessionMeter {
 
   /** The group's cost as this session sees it now: last snapshot, decayed, plus its own charges. */
   estimate(): number {
+    return this.#settledCost() + this.#inflight + this.#unsettled;
+  }
+
+  // The group's cost at its last snapshot, decayed to now.
+  #settledCost(): number {
     const elapsedMs = this.#options.clock.nowMs() - this.#snapshotAtMs;
-    const settled = decayed(this.#snapshot.cost, elapsedMs, this.#snapshot.decayPerSec);
-    return settled + this.#inflight + this.#unsettled;
+    return decayed(this.#snapshot.cost, elapsedMs, this.#snapshot.decayPerSec);
   }
 
   /**
@@ -122,10 +126,8 @@ export class SessionMeter {
    * the soft limit it makes requests wait for the group's figures; it never throttles by itself.
    */
   #groupGuess(): number {
-    const elapsedMs = this.#options.clock.nowMs() - this.#snapshotAtMs;
-    const settled = decayed(this.#snapshot.cost, elapsedMs, this.#snapshot.decayPerSec);
     const sessions = Math.max(1, this.#snapshot.sessions);
-    return settled + (this.#inflight + this.#unsettled) * sessions;
+    return this.#settledCost() + (this.#inflight + this.#unsettled) * sessions;
   }
 
   /**
@@ -182,10 +184,10 @@ export class SessionMeter {
   }
 
   /**
-   * Above the soft limit, waits for the group's current figures (settling what is pending), so
-   * the other sessions' spending is seen before the hard limit is checked. Below it, returns at
-   * once: batching then costs nothing in accuracy that matters. Requests above the soft limit
-   * sleep anyway, which hides this round trip.
+   * Above the soft limit (by #groupGuess), waits for the group's current figures (settling what
+   * is pending), so the other sessions' spending is seen before the hard limit is checked.
+   * Below it, returns at once: batching then costs nothing in accuracy that matters. Requests
+   * above the soft limit sleep anyway, which hides this round trip.
    */
   async refresh(): Promise<void> {
     if (this.#groupGuess() <= this.#options.budget.softLimit) return;
