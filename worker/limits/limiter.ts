@@ -5,6 +5,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { createLogger, describeError, type Logger } from '../log.ts';
 import type { Budget } from './budget.ts';
 import { readLimitSettings } from './budget.ts';
+import { ConcurrencyGate, type Release } from './concurrency-gate.ts';
+import { throttleAt } from './cost-model.ts';
 import {
   emptyLedger,
   GroupLedger,
@@ -13,16 +15,16 @@ import {
   type OpenVerdict,
   type ThrottleChange,
 } from './group-ledger.ts';
-import { ConcurrencyGate, type Release } from './concurrency-gate.ts';
-import { throttleAt } from './cost-model.ts';
 import { groupLabel, roundCost } from './limits-log.ts';
-import type { SlotAnswer } from './session-meter.ts';
 import { REGISTRY_NAME, type LimitsRegistry } from './registry.ts';
+import type { SlotAnswer } from './session-meter.ts';
 
 /** How often a Limiter with open sessions re-reports its count and expires silent sessions. */
 export const CENSUS_REFRESH_MS = 60_000;
 /** A session silent this long past SESSION_TIMEOUT is taken for gone (its close was lost). */
 export const LEASE_MARGIN_MS = 60_000;
+/** A request slot not handed back this long after REQUEST_TIMEOUT is taken back. */
+const SLOT_MARGIN_MS = 5000;
 
 /** The bindings a Limiter reads. */
 export interface LimiterEnv {
@@ -162,7 +164,8 @@ export class Limiter extends DurableObject<LimiterEnv> {
     const token = String(this.#nextToken);
     // A slot whose session never hands it back (gone mid-request) is taken back after the
     // request's own timeout has passed.
-    const expiry = setTimeout(() => this.#endSlot(token), call.budget.requestTimeoutMs + 5000);
+    const holdMs = call.budget.requestTimeoutMs + SLOT_MARGIN_MS;
+    const expiry = setTimeout(() => this.#endSlot(token), holdMs);
     this.#slots.set(token, () => {
       clearTimeout(expiry);
       release();
