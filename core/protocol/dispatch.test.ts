@@ -395,7 +395,7 @@ describe('batches', () => {
     expect(outcome.json).toEqual(errorOf(-32600, 'response too large (over 2,000 bytes', null));
   });
 
-  it('tells onDispatchError of each error no handler threw, and sends what it returns', async () => {
+  it('tells onDispatchError of errors no handler threw, and sends what it returns', async () => {
     const told: number[] = [];
     const stop = new RpcError(-101, 'excessive resource usage', { disconnect: true });
     const { send } = setup({
