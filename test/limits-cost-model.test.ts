@@ -138,15 +138,15 @@ describe('request and reply costs', () => {
     expect(errorRepliesCost(encodeBatch([cut, failure, cut]))).toBe(100);
   });
 
-  it('does not charge the server\'s own failures: -102 and -32603', () => {
+  it('does not charge -102, a request that timed out in the server\'s queue', () => {
     const busy = encodeError(5, new RpcError(-102, 'server busy - request timed out'));
     const internal = encodeError(6, new RpcError(-32603, 'internal server error'));
     const failure = encodeError(7, new RpcError(1, 'bad'));
-    expect(errorRepliesCost(encodeBatch([busy, internal, failure]))).toBe(100);
+    expect(errorRepliesCost(encodeBatch([busy, internal, failure]))).toBe(200);
     expect(chargedAsError(new RpcError(1, 'bad'))).toBe(true);
     expect(chargedAsError(new RpcError(-102, 'busy'))).toBe(false);
-    expect(chargedAsError(new RpcError(-32603, 'internal'))).toBe(false);
-    expect(chargedAsError(new Error('index unreachable'))).toBe(false);
+    expect(chargedAsError(new RpcError(-32603, 'internal'))).toBe(true);
+    expect(chargedAsError(new Error('index unreachable'))).toBe(true);
   });
 });
 

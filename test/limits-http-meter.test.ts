@@ -185,8 +185,9 @@ describe('POST /rpc metering', () => {
     expect(JSON.parse(outcome.reply ?? '[]')).toEqual([
       { jsonrpc: '2.0', error: { code: -102, message: 'server busy - request timed out' }, id: 0 },
     ]);
-    // Charged as a failed request: base 0.5 and an error reply.
-    expect(group.spent).toBeCloseTo(100.5, 9);
+    // Its base cost only: -102 is the server's queue giving up, not the client's error.
+    expect(group.spent).toBeCloseTo(0.5, 9);
+    expect(meter.errorsCharged).toBe(0);
     finish();
   });
 

@@ -77,14 +77,11 @@ export function retryAfterSec(cost: number, target: number, perSecond: number): 
 const ERROR_MARKER = '"error":{"code":';
 const PARSE_ERROR_MARKER = '"error":{"code":-32700,';
 // -101 answers are the cut-off itself; charging them too would turn one refused batch into
-// days of lockout, so they are free. So are the server's own failures: -102 (a request that
-// waited in the server's queue past REQUEST_TIMEOUT) and -32603 (an internal error, e.g. the
-// index unreachable); charging them let a busy server cut off the wallets that waited on it.
-const FREE_ERROR_MARKERS = [
-  '"error":{"code":-101,',
-  '"error":{"code":-102,',
-  '"error":{"code":-32603,',
-];
+// days of lockout, so they are free. So is -102, a request that waited in the server's queue
+// past REQUEST_TIMEOUT: charging it let a busy server cut off the wallets that waited on it.
+// Internal errors (-32603) stay charged: a request that fails after reading a lot must not be
+// a way to read for free.
+const FREE_ERROR_MARKERS = ['"error":{"code":-101,', '"error":{"code":-102,'];
 
 function occurrences(text: string, marker: string): number {
   let count = 0;
@@ -94,7 +91,7 @@ function occurrences(text: string, marker: string): number {
   return count;
 }
 
-/** The number of charged error replies in a reply frame (all but -101, -102 and -32603). */
+/** The number of charged error replies in a reply frame (all but -101 and -102). */
 export function errorReplyCount(reply: string): number {
   if (!reply.includes(ERROR_MARKER)) return 0;
   let free = 0;
@@ -103,13 +100,12 @@ export function errorReplyCount(reply: string): number {
 }
 
 /**
- * Whether a handler's failure costs an error reply: not for the free kinds errorReplyCount
- * leaves out (the cut-off, the server's own failures), nor for an exception that is not an
- * RpcError (the client sees -32603).
+ * Whether a handler's failure costs an error reply: all do but the free kinds errorReplyCount
+ * leaves out (the cut-off, a request timed out in the server's queue).
  */
 export function chargedAsError(error: unknown): boolean {
-  if (!(error instanceof RpcError)) return false;
-  return error.code !== -101 && error.code !== -102 && error.code !== -32603;
+  if (!(error instanceof RpcError)) return true;
+  return error.code !== -101 && error.code !== -102;
 }
 
 /** The error part of a reply frame's cost: 100 per error reply, 1,000 more per parse error. */

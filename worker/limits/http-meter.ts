@@ -127,8 +127,8 @@ export class HttpRequestMeter {
           running.then(held, held);
         }
         // Charged now, as a session charges it: a POST of failing requests reaches the hard
-        // limit as it runs, not only once answered. The server's own failures (-32603, -102)
-        // cost the request, not an error reply.
+        // limit as it runs, not only once answered. A timed-out wait (-102) costs the request,
+        // not an error reply.
         if (chargedAsError(error)) {
           this.errorsCharged += 1;
           this.#spend(baseCost + ERROR_REPLY_COST);

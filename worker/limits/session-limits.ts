@@ -450,7 +450,7 @@ export class MessageMeter {
           try {
             result = await handler(context, args, room);
           } catch (error) {
-            // The server's own failures (-32603) cost the request, not an error reply.
+            // A timed-out wait (-102) costs the request, not an error reply.
             if (chargedAsError(error)) {
               this.#errorsCharged += 1;
               meter.charge(baseCost + ERROR_REPLY_COST);
