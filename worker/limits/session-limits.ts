@@ -13,12 +13,7 @@ import {
 import type { MethodSpec } from '../../core/protocol/methods.ts';
 import { describeError, type Logger } from '../log.ts';
 import type { Budget, LimitSettings } from './budget.ts';
-import {
-  bandwidthCost,
-  chargedAsError,
-  ERROR_REPLY_COST,
-  errorRepliesCost,
-} from './cost-model.ts';
+import { bandwidthCost, ERROR_REPLY_COST, errorRepliesCost } from './cost-model.ts';
 import { emptyLedger, GroupLedger, type GroupSnapshot } from './group-ledger.ts';
 import { limitsConfig } from './limits-config.ts';
 import type { LimitsEnv } from './limits-env.ts';
@@ -167,25 +162,20 @@ export class SessionLimits {
   #newMeter(state: MeterState): SessionMeter {
     const { env, sessionId, log } = this.#host;
     const { group, budget, label } = this.ticket;
+    const limiter = (name: string) => env.LIMITER.get(env.LIMITER.idFromName(name));
     const port: GroupPort =
       group === null
         ? new LocalGroup(budget, sessionId)
         : {
             settle: (charge, subscriptions) => {
-              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
-              return stub.settle({ group, sessionId, budget, charge, subscriptions });
+              return limiter(group).settle({ group, sessionId, budget, charge, subscriptions });
             },
-            beginRequest: () => {
-              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
-              return stub.beginRequest({ group, sessionId, budget });
-            },
+            beginRequest: () => limiter(group).beginRequest({ group, sessionId, budget }),
             endRequest: async (token) => {
-              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
-              await stub.endRequest({ group, sessionId, budget, token });
+              await limiter(group).endRequest({ group, sessionId, budget, token });
             },
             chargeClosed: async (charge) => {
-              const stub = env.LIMITER.get(env.LIMITER.idFromName(group));
-              await stub.charge({ group, budget, charge });
+              await limiter(group).charge({ group, budget, charge });
             },
           };
     return new SessionMeter({
@@ -450,13 +440,9 @@ export class MessageMeter {
           try {
             result = await handler(context, args, room);
           } catch (error) {
-            // A timed-out wait (-102) costs the request, not an error reply.
-            if (chargedAsError(error)) {
-              this.#errorsCharged += 1;
-              meter.charge(baseCost + ERROR_REPLY_COST);
-            } else {
-              meter.charge(baseCost);
-            }
+            // A handler's own failure (the -101 and -102 of runRequest never reach here).
+            this.#errorsCharged += 1;
+            meter.charge(baseCost + ERROR_REPLY_COST);
             throw error;
           }
           meter.charge(requestCost(name, baseCost, args, result));
