@@ -64,10 +64,8 @@ const UNSEEN_IN_MESSAGE = /^$|^\s|\s$|[\u0000-\u001f\u007f]/;
  */
 export function describeValue(value: unknown, maxChars = 80): string {
   if (typeof value === 'string') {
-    if (UNSEEN_IN_MESSAGE.test(value)) {
-      return truncateForMessage(JSON.stringify(value), maxChars);
-    }
-    return truncateForMessage(value, maxChars);
+    const shown = UNSEEN_IN_MESSAGE.test(value) ? JSON.stringify(value) : value;
+    return truncateForMessage(shown, maxChars);
   }
   if (value === undefined) return 'undefined';
   let text: string;
