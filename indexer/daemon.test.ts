@@ -66,6 +66,14 @@ function replying(answer: Answer): Handler {
   };
 }
 
+/** A loopback port where a node just stopped listening (a node that is down). */
+async function portOfStoppedNode(): Promise<number> {
+  const probe = await mockNode(() => {});
+  await probe.close();
+  servers.length = 0;
+  return probe.port;
+}
+
 function daemonFor(port: number, extra: Partial<DaemonOptions> = {}): Daemon {
   return new Daemon({
     url: `http://127.0.0.1:${port}`,
@@ -140,10 +148,7 @@ describe('Daemon', () => {
 
   it('waits for a node that is down, logging once, and never logs the password', async () => {
     const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
-    const probe = await mockNode(() => {});
-    const port = probe.port;
-    await probe.close();
-    servers.length = 0;
+    const port = await portOfStoppedNode();
     const pending = daemonFor(port).call('getblockcount');
     // The node comes back only once the daemon has found it down, however long that takes.
     for (let round = 0; round < 500 && logLines(spy).length === 0; round++) {
@@ -159,10 +164,7 @@ describe('Daemon', () => {
 
   it('logs one outage once when two clients of the node share its reachability', async () => {
     const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
-    const probe = await mockNode(() => {});
-    const port = probe.port;
-    await probe.close();
-    servers.length = 0;
+    const port = await portOfStoppedNode();
     // As the indexer's sync and broadcast relay: two Daemons of one node.
     const reachability = new NodeReachability(`http://127.0.0.1:${port}`);
     const sync = daemonFor(port, { reachability });
